@@ -1,0 +1,205 @@
+"""Nearest-neighbour search (chapter 1): an exact ranker for mAP@all and a thin faiss wrapper.
+
+Distances: "l2" is the squared Euclidean distance; "cosine" is 1 - cosine similarity
+(vectors are L2-normalised first). Smaller is always better.
+"""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from tqdm import tqdm
+
+from . import metrics
+
+METRICS = ("l2", "cosine")
+KINDS = ("flat", "ivf", "hnsw", "pq")
+
+
+def as_features(x, name: str) -> np.ndarray:
+    """Validate a feature matrix: 2-D, finite, non-empty; returned as contiguous float32."""
+    x = np.asarray(x)
+    if x.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array (items x dimensions), got shape {x.shape}; "
+                         "flatten images first, e.g. with ganret_lib.features.raw_pixels")
+    if len(x) == 0:
+        raise ValueError(f"{name} is empty: it needs at least one vector")
+    if not np.issubdtype(x.dtype, np.number):
+        raise ValueError(f"{name} must be numeric, got dtype {x.dtype}")
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    if not np.isfinite(x).all():
+        raise ValueError(f"{name} contains NaN or inf; check the feature extractor's output")
+    return x
+
+
+def _check_pair(xq, xb, metric):
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}; use one of {METRICS}")
+    xq, xb = as_features(xq, "queries (xq)"), as_features(xb, "database (xb)")
+    if xq.shape[1] != xb.shape[1]:
+        raise ValueError(f"queries have {xq.shape[1]} dimensions but the database has {xb.shape[1]}")
+    if metric == "cosine":
+        xq, xb = _normalise(xq), _normalise(xb)
+    return xq, xb
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def distances(xq: np.ndarray, xb: np.ndarray, b_sqnorm: np.ndarray, metric: str) -> np.ndarray:
+    """Distance matrix (queries x database); inputs already validated (and normalised for cosine)."""
+    dist = xq @ xb.T
+    if metric == "cosine":
+        return np.subtract(1.0, dist, out=dist)
+    dist *= -2.0  # in place: these matrices are large
+    dist += (xq * xq).sum(1, keepdims=True)
+    dist += b_sqnorm
+    return np.maximum(dist, 0.0, out=dist)
+
+
+def _ranks_of_relevant(row: np.ndarray, start: int, stop: int, n_valid: int) -> np.ndarray:
+    """1-based ranks of row[start:stop] (the relevant block) within the whole row.
+
+    Among equal distances, non-relevant items are ranked first. Only the first n_valid
+    sorted relevant distances are real; later ones are excluded items (distance inf).
+    """
+    relevant = np.sort(row[start:stop])
+    ranks = np.full(len(relevant), np.inf)
+    if n_valid == 0:
+        return ranks
+    worst = relevant[n_valid - 1]
+    ahead = np.zeros(n_valid, dtype=np.int64)
+    for part in (row[:start], row[stop:]):
+        part = np.sort(part[part <= worst])  # items past the last relevant one never matter
+        ahead += np.searchsorted(part, relevant[:n_valid], side="right")
+    ranks[:n_valid] = np.arange(1, n_valid + 1) + ahead
+    return ranks
+
+
+def evaluate_exact(xq, yq, xb, yb, metric: str = "l2", query_ids=None, batch_size: int = 256,
+                   threads: int = 2, progress: bool = True, **metric_kw) -> dict[str, np.ndarray]:
+    """Rank the whole database for every query and return per-query metrics (see metrics.py).
+
+    Relevant = same label. `query_ids[q]` is the database index of query q when queries are
+    drawn from the database (-1 otherwise); that item is removed from q's ranking by id.
+    Exact and deterministic: ties go to the non-relevant item, whatever the database order.
+    """
+    xq, xb = _check_pair(xq, xb, metric)
+    yq, yb = np.asarray(yq), np.asarray(yb)
+    if len(yq) != len(xq) or len(yb) != len(xb):
+        raise ValueError(f"labels and features disagree: {len(xq)} queries with {len(yq)} labels, "
+                         f"{len(xb)} database items with {len(yb)} labels")
+    order = np.argsort(yb, kind="stable")  # group the database by label: relevant = one block
+    xb, yb = xb[order], yb[order]
+    position = np.empty_like(order)
+    position[order] = np.arange(len(order))
+    exclude = np.full(len(xq), -1) if query_ids is None else np.asarray(query_ids)
+    if exclude.shape != (len(xq),):
+        raise ValueError(f"query_ids must have one entry per query ({len(xq)}), got shape {exclude.shape}")
+    exclude = np.where(exclude >= 0, position[np.clip(exclude, 0, None)], -1)
+    b_sqnorm = (xb * xb).sum(1)[None, :]
+    labels, starts = np.unique(yb, return_index=True)
+    stops = np.append(starts[1:], len(yb))
+    block = {lab: (s, e) for lab, s, e in zip(labels.tolist(), starts, stops)}
+
+    batches, query_order = [], []
+    bar = tqdm(total=len(xq), desc=f"exact ranking ({metric})", disable=not progress, mininterval=1)
+    with ThreadPoolExecutor(threads) as pool:
+        for label in np.unique(yq).tolist():
+            start, stop = block.get(label, (0, 0))
+            members = np.flatnonzero(yq == label)
+            for lo in range(0, len(members), batch_size):
+                q = members[lo:lo + batch_size]
+                dist = distances(xq[q], xb, b_sqnorm, metric)
+                ex = exclude[q]
+                rows = np.flatnonzero(ex >= 0)
+                dist[rows, ex[rows]] = np.inf
+                excluded_relevant = (ex >= start) & (ex < stop)
+                n_relevant = (stop - start) - excluded_relevant.astype(int)
+                ranks = np.stack(list(pool.map(
+                    lambda b: _ranks_of_relevant(dist[b], start, stop, n_relevant[b]), range(len(q)))))
+                batches.append(metrics.evaluate_ranks(ranks, n_relevant, **metric_kw))
+                query_order.append(q)
+                bar.update(len(q))
+    bar.close()
+    joined = metrics.concat_batches(batches)
+    back = np.argsort(np.concatenate(query_order))  # restore the caller's query order
+    return {name: values[back] for name, values in joined.items()}
+
+
+class Index:
+    """A faiss index over database vectors `xb`, searched in batches.
+
+    kind: "flat" (exact), "ivf" (inverted lists, `nlist` cells, `nprobe` visited),
+    "hnsw" (graph with `hnsw_m` links, `ef_search` beam), "pq" (IVF + product quantisation,
+    `pq_m` sub-vectors of 8 bits).
+    """
+
+    def __init__(self, xb, metric: str = "l2", kind: str = "flat", nlist: int | None = None,
+                 nprobe: int = 8, hnsw_m: int = 32, ef_search: int = 64, pq_m: int = 8, seed: int = 0):
+        import faiss
+
+        if kind not in KINDS:
+            raise ValueError(f"unknown index kind {kind!r}; use one of {KINDS}")
+        if metric not in METRICS:
+            raise ValueError(f"unknown metric {metric!r}; use one of {METRICS}")
+        xb = as_features(xb, "database (xb)")
+        self.metric, self.kind, self.d = metric, kind, xb.shape[1]
+        if metric == "cosine":
+            xb = _normalise(xb)
+        faiss_metric = faiss.METRIC_INNER_PRODUCT if metric == "cosine" else faiss.METRIC_L2
+        nlist = nlist or max(1, int(4 * np.sqrt(len(xb))))
+        if kind == "flat":
+            index = faiss.IndexFlat(self.d, faiss_metric)
+        elif kind == "hnsw":
+            index = faiss.IndexHNSWFlat(self.d, hnsw_m, faiss_metric)
+            index.hnsw.efSearch = ef_search
+        else:
+            quantizer = faiss.IndexFlat(self.d, faiss_metric)
+            if kind == "ivf":
+                index = faiss.IndexIVFFlat(quantizer, self.d, nlist, faiss_metric)
+            else:
+                if self.d % pq_m:
+                    raise ValueError(f"pq needs the dimension ({self.d}) to be a multiple of pq_m ({pq_m})")
+                index = faiss.IndexIVFPQ(quantizer, self.d, nlist, pq_m, 8, faiss_metric)
+            index.cp.seed = seed
+            index.train(xb)
+            index.nprobe = nprobe
+        index.add(xb)
+        self.index = index
+
+    @property
+    def ntotal(self) -> int:
+        return self.index.ntotal
+
+    def search(self, xq, k: int, exclude_ids=None, batch_size: int = 2048, progress: bool = True):
+        """Top-k search: `D, I = index.search(xq, k)`, distances ascending.
+
+        `exclude_ids[q]` (a database id, or -1) is removed from query q's results by id, for
+        queries that are themselves in the database.
+        """
+        xq = as_features(xq, "queries (xq)")
+        if xq.shape[1] != self.d:
+            raise ValueError(f"queries have {xq.shape[1]} dimensions but the index has {self.d}")
+        if self.metric == "cosine":
+            xq = _normalise(xq)
+        extra = 0 if exclude_ids is None else 1
+        available = self.ntotal - extra
+        if not 1 <= k <= available:
+            raise ValueError(f"k={k} but only {available} database items can be returned "
+                             f"(database size {self.ntotal}{', one excluded per query' if extra else ''}); "
+                             "choose 1 <= k <= that number")
+        D = np.empty((len(xq), k), dtype=np.float32)
+        I = np.empty((len(xq), k), dtype=np.int64)
+        for lo in tqdm(range(0, len(xq), batch_size), desc=f"faiss {self.kind} search",
+                       disable=not progress, mininterval=1):
+            d, i = self.index.search(xq[lo:lo + batch_size], k + extra)
+            if extra:
+                drop = i == np.asarray(exclude_ids)[lo:lo + batch_size, None]
+                keep = np.argsort(drop, axis=1, kind="stable")[:, :k]  # matches move to the end
+                d, i = np.take_along_axis(d, keep, 1), np.take_along_axis(i, keep, 1)
+            D[lo:lo + batch_size], I[lo:lo + batch_size] = d[:, :k], i[:, :k]
+        if self.metric == "cosine":
+            D = 1.0 - D
+        return D, I

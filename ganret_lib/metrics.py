@@ -1,0 +1,123 @@
+"""Retrieval metrics as pure functions of the ranks of the relevant items (chapter 1).
+
+Every metric here is computed from one array per query: the 1-based ranks at which the
+relevant database items appear in the ranked list, sorted ascending, padded with +inf for
+relevant items that were not retrieved (or for padding). With R relevant items in the
+database and ranks r_1 < r_2 < ... < r_R:
+
+* precision@k = |{i : r_i <= k}| / k
+* recall@k    = |{i : r_i <= k}| / R
+* AP (mAP@all when averaged) = (1/R) * sum_i i / r_i, the divisor being *all* relevant items
+  in the database, so relevant items never retrieved count as zero precision.
+* AP@k = (1/min(R, k)) * sum_{i : r_i <= k} i / r_i, so a perfect top-k scores 1.
+* interpolated precision at recall level t = max_{i : i/R >= t} i / r_i.
+
+A query with no relevant item (R = 0) has no AP: its entries are NaN, and `summarize`
+reports how many such queries there were instead of silently dropping them.
+
+Ties are resolved by the code that produces the ranks; the exact ranker in
+`ganret_lib.index` ranks non-relevant items first among equal distances (a pessimistic,
+order-independent rule).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+RECALL_LEVELS = np.linspace(0.0, 1.0, 21)
+
+
+def ranks_from_relevance(relevance: np.ndarray) -> np.ndarray:
+    """Ranks (1-based, +inf padded, sorted) of the True entries of a ranked relevance matrix.
+
+    `relevance[q, j]` says whether the item at position j of query q's list is relevant
+    (e.g. `knn_labels == query_labels[:, None]` after a top-k search).
+    """
+    relevance = np.asarray(relevance, dtype=bool)
+    if relevance.ndim != 2:
+        raise ValueError(f"relevance must be 2-D (queries x ranked list), got shape {relevance.shape}")
+    positions = np.arange(1, relevance.shape[1] + 1, dtype=np.float64)
+    return np.sort(np.where(relevance, positions, np.inf), axis=1)
+
+
+def _hits(ranks: np.ndarray, k: float) -> np.ndarray:
+    return ranks <= k
+
+
+def precision_at_k(ranks: np.ndarray, k: int) -> np.ndarray:
+    """Fraction of the first k results that are relevant, per query."""
+    return _hits(ranks, k).sum(axis=1) / k
+
+
+def recall_at_k(ranks: np.ndarray, n_relevant: np.ndarray, k: int) -> np.ndarray:
+    """Fraction of all relevant database items found in the first k results (NaN if R = 0)."""
+    n_relevant = np.asarray(n_relevant, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n_relevant > 0, _hits(ranks, k).sum(axis=1) / n_relevant, np.nan)
+
+
+def average_precision(ranks: np.ndarray, n_relevant: np.ndarray, k: int | None = None) -> np.ndarray:
+    """AP per query; k=None gives AP over the whole ranking (divisor R), else AP@k (divisor min(R, k))."""
+    ranks = np.asarray(ranks, dtype=np.float64)
+    n_relevant = np.asarray(n_relevant, dtype=np.float64)
+    cutoff = np.inf if k is None else k
+    i = np.arange(1, ranks.shape[1] + 1, dtype=np.float64)
+    hit = ranks <= cutoff
+    total = np.where(hit, i / np.where(hit, ranks, 1.0), 0.0).sum(axis=1)
+    divisor = n_relevant if k is None else np.minimum(n_relevant, k)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n_relevant > 0, total / divisor, np.nan)
+
+
+def interpolated_precision(ranks: np.ndarray, n_relevant: np.ndarray,
+                           recall_levels: np.ndarray = RECALL_LEVELS) -> np.ndarray:
+    """Interpolated precision at each recall level, per query: shape (queries, levels)."""
+    ranks = np.asarray(ranks, dtype=np.float64)
+    n_relevant = np.asarray(n_relevant)
+    i = np.arange(1, ranks.shape[1] + 1, dtype=np.float64)
+    precision = np.where(np.isfinite(ranks), i / ranks, 0.0)
+    # max over i' >= i: a reverse running maximum
+    best_after = np.maximum.accumulate(precision[:, ::-1], axis=1)[:, ::-1]
+    out = np.full((len(ranks), len(recall_levels)), np.nan)
+    for q, r in enumerate(n_relevant):
+        if r == 0:
+            continue
+        # the first relevant index whose recall i/R reaches the level
+        idx = np.clip(np.ceil(recall_levels * r).astype(int) - 1, 0, r - 1)
+        out[q] = best_after[q, idx]
+    return out
+
+
+def evaluate_ranks(ranks: np.ndarray, n_relevant: np.ndarray, precision_ks=(10, 100),
+                   ap_ks=(1000,)) -> dict[str, np.ndarray]:
+    """All per-query metrics of the book's protocol from one batch of ranks."""
+    out = {"n_relevant": np.asarray(n_relevant), "ap_all": average_precision(ranks, n_relevant)}
+    for k in ap_ks:
+        out[f"ap_{k}"] = average_precision(ranks, n_relevant, k)
+    for k in precision_ks:
+        out[f"p_at_{k}"] = precision_at_k(ranks, k)
+        out[f"r_at_{k}"] = recall_at_k(ranks, n_relevant, k)
+    out["pr_curve"] = interpolated_precision(ranks, n_relevant)
+    return out
+
+
+def concat_batches(batches: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Join the per-query dicts of several batches."""
+    return {name: np.concatenate([b[name] for b in batches]) for name in batches[0]}
+
+
+def summarize(per_query: dict[str, np.ndarray]) -> dict:
+    """Means over the queries that have at least one relevant item, and how many had none.
+
+    AP-type metrics are renamed to their mean (ap_all -> map_all, ap_1000 -> map_1000); the
+    precision-recall curve becomes {"recall": [...], "precision": [...]}.
+    """
+    valid = per_query["n_relevant"] > 0
+    out = {"n_queries": int(valid.size), "n_queries_without_relevant": int((~valid).sum())}
+    for name, values in per_query.items():
+        if name in ("n_relevant", "pr_curve"):
+            continue
+        out["m" + name if name.startswith("ap_") else name] = float(np.mean(values[valid]))
+    if "pr_curve" in per_query:
+        out["pr_curve"] = {"recall": RECALL_LEVELS.round(4).tolist(),
+                           "precision": np.mean(per_query["pr_curve"][valid], axis=0).round(6).tolist()}
+    return out

@@ -1,0 +1,64 @@
+"""Figures used across chapters: image grids, retrieval galleries, precision-recall curves."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+CORRECT, WRONG = "#1a9850", "#d73027"
+
+
+def image_grid(images: np.ndarray, ncols: int = 10, ax=None, title: str | None = None):
+    """Tile (N, H, W) grayscale images into one picture."""
+    images = np.asarray(images)
+    n, h, w = images.shape[:3]
+    nrows = -(-n // ncols)
+    canvas = np.ones((nrows * (h + 1) + 1, ncols * (w + 1) + 1), dtype=np.float32)
+    scale = 255.0 if images.dtype == np.uint8 else 1.0
+    for i, img in enumerate(images):
+        r, c = divmod(i, ncols)
+        canvas[1 + r * (h + 1): 1 + r * (h + 1) + h, 1 + c * (w + 1): 1 + c * (w + 1) + w] = img / scale
+    if ax is None:
+        _, ax = plt.subplots(figsize=(ncols * 0.5, nrows * 0.5))
+    ax.imshow(canvas, cmap="gray_r", vmin=0, vmax=1)
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title, fontsize=9)
+    return ax
+
+
+def retrieval_gallery(query_images, query_labels, db_images, db_labels, I, k: int = 8,
+                      class_names=None, title: str | None = None):
+    """One row per query: the query, then its top-k results framed green (relevant) or red."""
+    nq = len(query_images)
+    fig, axes = plt.subplots(nq, k + 1, figsize=((k + 1) * 0.8, nq * 0.85), squeeze=False)
+    for q in range(nq):
+        row = axes[q]
+        row[0].imshow(query_images[q], cmap="gray_r")
+        label = class_names[query_labels[q]] if class_names else str(query_labels[q])
+        row[0].set_title(label, fontsize=6)
+        for j in range(k):
+            idx = I[q, j]
+            row[j + 1].imshow(db_images[idx], cmap="gray_r")
+            color = CORRECT if db_labels[idx] == query_labels[q] else WRONG
+            for spine in row[j + 1].spines.values():
+                spine.set(color=color, linewidth=2.5)
+        for ax in row:
+            ax.set_xticks([]), ax.set_yticks([])
+    axes[0, 0].set_ylabel("query", fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def pr_curves(curves: dict[str, dict], ax=None, title: str = "Precision-recall (interpolated, mean over queries)"):
+    """Plot {method: {"recall": [...], "precision": [...]}} on one axis."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3.6))
+    for name, curve in curves.items():
+        ax.plot(curve["recall"], curve["precision"], marker=".", label=name)
+    ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02), title=title)
+    ax.title.set_fontsize(9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return ax

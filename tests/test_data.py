@@ -1,0 +1,72 @@
+import gzip
+
+import numpy as np
+import pytest
+
+from ganret_lib import data
+
+
+@pytest.fixture
+def no_data_anywhere(tmp_path, monkeypatch):
+    """A working directory with no project and no Debian package: nothing on the search path."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "no-debian")
+    monkeypatch.delenv("GANRET_DATA", raising=False)
+    data.load_fashion_mnist.cache_clear()
+    yield tmp_path
+    data.load_fashion_mnist.cache_clear()
+
+
+def write_fake_set(folder, content=b"not fashion-mnist"):
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in data.CHECKSUMS:
+        (folder / f"{name}.gz").write_bytes(gzip.compress(content))
+
+
+def test_missing_data_names_the_ways_to_get_it(no_data_anywhere):
+    assert data.find_fashion_mnist() is None
+    with pytest.raises(data.DataError, match="make data"):
+        data.load_fashion_mnist("train")
+    with pytest.raises(data.DataError, match="apt-get install dataset-fashion-mnist"):
+        data.fetch_fashion_mnist(allow_apt=False, allow_download=False)
+
+
+def test_wrong_content_is_caught_by_checksum(no_data_anywhere, monkeypatch):
+    write_fake_set(no_data_anywhere / "mine")
+    monkeypatch.setenv("GANRET_DATA", str(no_data_anywhere / "mine"))
+    with pytest.raises(data.DataError, match="do not match"):
+        data.load_fashion_mnist("test")
+
+
+def test_truncated_file_is_reported(no_data_anywhere, monkeypatch):
+    folder = no_data_anywhere / "data" / "fashion-mnist"  # the project's own data folder
+    write_fake_set(folder)
+    (no_data_anywhere / "_toc.yml").write_text("root: x\n")
+    whole = gzip.compress(b"x" * 10000)
+    (folder / "t10k-images-idx3-ubyte.gz").write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(data.DataError, match="truncated or corrupt"):
+        data.load_fashion_mnist("test")
+
+
+def test_unknown_split(no_data_anywhere):
+    with pytest.raises(ValueError, match="unknown split"):
+        data.load_fashion_mnist("validation")
+
+
+def test_real_fashion_mnist_when_present():
+    if data.find_fashion_mnist() is None:
+        pytest.skip("Fashion-MNIST is not installed here (make data)")
+    images, labels = data.load_fashion_mnist("test")
+    assert images.shape == (10000, 28, 28) and images.dtype == np.uint8
+    assert np.bincount(labels).tolist() == [1000] * 10
+    with pytest.raises(ValueError):
+        images[0, 0, 0] = 1  # the cached arrays are read-only
+
+
+def test_stratified_subset_is_balanced_sorted_and_seeded():
+    labels = np.repeat(np.arange(4), 50)
+    idx = data.stratified_subset(labels, 22, seed=3)
+    assert len(idx) == 22 and (np.diff(idx) > 0).all()
+    assert sorted(np.bincount(labels[idx]).tolist()) == [5, 5, 6, 6]
+    np.testing.assert_array_equal(idx, data.stratified_subset(labels, 22, seed=3))
+    assert len(data.stratified_subset(labels, None, seed=0)) == 200

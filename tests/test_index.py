@@ -1,0 +1,103 @@
+import numpy as np
+import pytest
+from sklearn.metrics import average_precision_score
+
+from ganret_lib import index, metrics
+
+
+def clustered(n, d=8, classes=4, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, classes, n)
+    centers = rng.normal(size=(classes, d)) * 1.5
+    return (centers[y] + rng.normal(size=(n, d))).astype(np.float32), y
+
+
+@pytest.mark.parametrize("metric", ["l2", "cosine"])
+def test_exact_ranking_agrees_with_sklearn(metric):
+    xb, yb = clustered(1500)
+    xq, yq = clustered(40, seed=1)
+    ours = index.evaluate_exact(xq, yq, xb, yb, metric, progress=False)["ap_all"]
+    q, b = index._check_pair(xq, xb, metric)
+    dist = index.distances(q, b, (b * b).sum(1)[None], metric)  # the same float32 distances
+    # sklearn scores tied items together; compare where no distance repeats (all but a few rows)
+    untied = [i for i in range(len(xq)) if len(np.unique(dist[i])) == len(xb)]
+    assert len(untied) >= 30
+    theirs = [average_precision_score(yb == yq[i], -dist[i]) for i in untied]
+    np.testing.assert_allclose(ours[untied], theirs, atol=1e-6)
+
+
+def test_ties_rank_non_relevant_first_whatever_the_order():
+    xq, yq = np.zeros((1, 1)), np.array([0])
+    xb = np.array([[1.0], [1.0], [2.0]])
+    for yb in (np.array([0, 1, 0]), np.array([1, 0, 0])):  # the tied pair in both orders
+        ap = index.evaluate_exact(xq, yq, xb, yb, progress=False)["ap_all"][0]
+        assert ap == pytest.approx((1 / 2 + 2 / 3) / 2)  # relevant at ranks 2 and 3
+
+
+def test_self_match_excluded_by_id_not_by_position():
+    xb, yb = clustered(600)
+    ids = np.arange(0, 600, 50)
+    with_self = index.evaluate_exact(xb[ids], yb[ids], xb, yb, query_ids=ids, progress=False)
+    for j, i in enumerate(ids):
+        keep = np.arange(len(xb)) != i
+        alone = index.evaluate_exact(xb[[i]], yb[[i]], xb[keep], yb[keep], progress=False)
+        assert with_self["ap_all"][j] == pytest.approx(alone["ap_all"][0])
+        assert with_self["n_relevant"][j] == alone["n_relevant"][0]
+
+
+def test_results_come_back_in_query_order():
+    xb, yb = clustered(500)
+    xq, yq = clustered(30, seed=2)
+    full = index.evaluate_exact(xq, yq, xb, yb, progress=False)["ap_all"]
+    one_by_one = [index.evaluate_exact(xq[[i]], yq[[i]], xb, yb, progress=False)["ap_all"][0] for i in range(30)]
+    np.testing.assert_allclose(full, one_by_one)
+
+
+def test_query_label_absent_from_database():
+    xb, yb = clustered(100, classes=2)
+    per_query = index.evaluate_exact(xb[:2], np.array([7, yb[1]]), xb, yb, progress=False)
+    assert np.isnan(per_query["ap_all"][0]) and per_query["n_relevant"][0] == 0
+    assert metrics.summarize(per_query)["n_queries_without_relevant"] == 1
+
+
+def test_flat_index_matches_brute_force_and_excludes_self():
+    xb, _ = clustered(300)
+    D, I = index.Index(xb).search(xb[:20], 5, progress=False)
+    brute = np.argsort(((xb[:20, None] - xb[None]) ** 2).sum(-1), axis=1)[:, :5]
+    np.testing.assert_array_equal(I, brute)
+    assert (np.diff(D, axis=1) >= 0).all()
+    D2, I2 = index.Index(xb).search(xb[:20], 5, exclude_ids=np.arange(20), progress=False)
+    assert not (I2 == np.arange(20)[:, None]).any()
+    np.testing.assert_array_equal(I2[:, :4], I[:, 1:])  # the self match was rank 0
+
+
+@pytest.mark.parametrize("kind", ["ivf", "hnsw", "pq"])
+def test_approximate_indexes_find_most_true_neighbours(kind):
+    xb, _ = clustered(2000, d=16)
+    _, exact = index.Index(xb).search(xb[:50], 10, progress=False)
+    _, approx = index.Index(xb, kind=kind, nlist=16, nprobe=4).search(xb[:50], 10, progress=False)
+    recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact)])
+    assert recall > (0.3 if kind == "pq" else 0.8)
+
+
+def test_cosine_distances_are_one_minus_similarity():
+    xb = np.array([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]])
+    D, I = index.Index(xb, metric="cosine").search(np.array([[3.0, 0.0]]), 3, progress=False)
+    np.testing.assert_array_equal(I[0], [0, 2, 1])
+    np.testing.assert_allclose(D[0], [0.0, 1 - np.sqrt(0.5), 1.0], atol=1e-6)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: index.Index(np.zeros((0, 4))), "empty"),
+    (lambda: index.Index(np.zeros((5, 4))).search(np.zeros((1, 4)), 6, progress=False), "k=6"),
+    (lambda: index.Index(np.zeros((5, 4))).search(np.zeros((1, 4)), 5, exclude_ids=[0], progress=False), "one excluded"),
+    (lambda: index.Index(np.zeros((5, 4))).search(np.zeros((1, 3)), 1, progress=False), "dimensions"),
+    (lambda: index.Index(np.zeros((5, 4, 4))), "2-D"),
+    (lambda: index.Index(np.full((5, 4), np.nan)), "NaN"),
+    (lambda: index.Index(np.zeros((5, 4)), kind="lsh"), "unknown index kind"),
+    (lambda: index.evaluate_exact(np.zeros((2, 3)), [0, 1], np.zeros((4, 3)), [0, 1, 0], progress=False), "labels"),
+    (lambda: index.evaluate_exact(np.zeros((2, 3)), [0, 1], np.zeros((4, 3)), [0] * 4, metric="dot"), "unknown metric"),
+])
+def test_bad_input_gives_clear_errors(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()

@@ -1,0 +1,40 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from ganret_lib import runs
+
+
+def test_unknown_profile_lists_the_choices():
+    with pytest.raises(ValueError, match="smoke.*quick.*full"):
+        runs.profile_config("fast", {"smoke": 1, "quick": 2, "full": 3})
+    assert runs.profile_config("quick", {"smoke": 1, "quick": 2, "full": 3}) == 2
+
+
+def test_seeding_repeats_every_generator():
+    def draw():
+        runs.seed_everything(7, threads=1)
+        return np.random.rand(), torch.rand(3).tolist(), __import__("random").random()
+
+    assert draw() == draw()
+    assert torch.get_num_threads() == 1
+
+
+def test_results_record_shape(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "_toc.yml").write_text("root: x\n")
+    rows = [{"method": "raw", "label_free": True, "map_all": 0.5}]
+    path = runs.write_results("ch", "quick", {"dataset": "d", "n_db": 1, "n_queries": 1}, rows,
+                              seed=3, wall_s=1.23, config={"a": 1})
+    assert path == tmp_path / "data" / "results" / "quick" / "ch.json"
+    record = json.loads(path.read_text())
+    assert {"chapter", "profile", "protocol", "rows", "provenance"} <= record.keys()
+    assert {"seed", "versions", "hardware", "commit", "wall_s"} <= record["provenance"].keys()
+    assert record["provenance"]["seed"] == 3 and record["rows"] == rows
+    assert runs.read_results("ch", "quick") == record
+    with pytest.raises(FileNotFoundError, match="profile='full'"):
+        runs.read_results("ch", "full")
+    with pytest.raises(ValueError, match="label_free"):
+        runs.write_results("ch", "quick", {}, [{"method": "x"}], seed=0, wall_s=0)

@@ -62,3 +62,20 @@ def pr_curves(curves: dict[str, dict], ax=None, title: str = "Precision-recall (
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     return ax
+
+
+TABLE_COLUMNS = ("method", "metric", "dim", "label_free", "map_all", "map_1000", "p_at_10", "p_at_100")
+
+
+def results_table(rows: list[dict], columns=TABLE_COLUMNS, digits: int = 3) -> str:
+    """A Markdown table of results rows (numbers rounded), for `IPython.display.Markdown`."""
+    columns = [c for c in columns if any(c in row for row in rows)]
+
+    def cell(value):
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(row.get(c, "")) for c in columns) + " |" for row in rows]
+    return "\n".join(lines)

@@ -17,3 +17,11 @@ def test_figures_draw():
     ax = viz.pr_curves({"a": {"recall": [0, 1], "precision": [1, 0.5]}})
     assert len(ax.lines) == 1
     plt.close("all")
+
+
+def test_results_table_rounds_and_marks_label_use():
+    rows = [{"method": "raw", "label_free": True, "map_all": 0.123456},
+            {"method": "clf", "label_free": False, "map_all": 0.9}]
+    table = viz.results_table(rows, digits=2)
+    assert table.splitlines() == ["| method | label_free | map_all |", "|---|---|---|",
+                                  "| raw | yes | 0.12 |", "| clf | no | 0.90 |"]

@@ -1,0 +1,70 @@
+# The two commands a new user needs: `make book` and `make test` (see README.md).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
+# torch and faiss each bring an OpenMP runtime; passive waiting avoids spinning on 2 shared cores.
+export OMP_WAIT_POLICY := PASSIVE
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+.PHONY: book test data execute build sync check-sync unit nbval smoke full bench clean
+
+$(STAMP): requirements.lock pyproject.toml
+	python3 -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.lock
+	$(BIN)/pip install -q --no-deps -e .
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $@
+
+data: $(STAMP)
+	$(BIN)/python -m ganret_lib.data
+
+## make book: run every chapter (quick profile) in place, then build the HTML book
+book: execute build
+	@echo "The book is in $(CURDIR)/_build/html/index.html"
+
+sync: $(STAMP)
+	$(BIN)/jupytext -q --sync notebooks/*.py
+
+check-sync: $(STAMP)
+	$(BIN)/python scripts/check_sync.py
+
+execute: data check-sync
+	@for nb in $(NOTEBOOKS); do \
+	  echo "executing $$nb"; \
+	  $(BIN)/papermill -k python3 --cwd notebooks --no-progress-bar "$$nb" "$$nb" || exit 1; \
+	done
+
+build: $(STAMP)
+	$(BIN)/jupyter-book build -W -n --keep-going -q .
+	$(BIN)/python scripts/check_offline_html.py _build/html
+
+## make test: unit tests, pairing, nbval, smoke runs, offline book build
+test: data
+	$(BIN)/python -m pytest -q tests
+	$(BIN)/python scripts/check_sync.py
+	$(BIN)/python -m pytest -q --nbval-lax --nbval-current-env -p no:cacheprovider $(NOTEBOOKS)
+	$(MAKE) smoke
+	$(MAKE) build
+
+smoke: data
+	@tmp=$$(mktemp -d); for nb in $(NOTEBOOKS); do \
+	  echo "smoke run of $$nb"; \
+	  $(BIN)/papermill -k python3 --cwd notebooks --no-progress-bar "$$nb" "$$tmp/$$(basename $$nb)" -p profile smoke >/dev/null || exit 1; \
+	done; rm -rf "$$tmp"; echo "smoke runs passed: $(words $(NOTEBOOKS)) notebooks"
+
+## make full: every chapter in the full profile (the headline numbers); writes data/results/full/
+full: data check-sync
+	@mkdir -p _build/full; for nb in $(NOTEBOOKS); do \
+	  echo "full run of $$nb"; \
+	  $(BIN)/papermill -k python3 --cwd notebooks "$$nb" "_build/full/$$(basename $$nb)" -p profile full || exit 1; \
+	done
+
+bench: data
+	@for b in benchmarks/bench_*.py; do $(BIN)/python $$b; done
+
+clean:
+	rm -rf _build

@@ -1,0 +1,34 @@
+"""Each notebooks/NN_slug.py and its NN_slug.ipynb must hold the same cells (type, source, tags).
+
+Compares the parsed notebooks, so the check does not depend on file times (unlike `jupytext --sync`).
+"""
+import sys
+from pathlib import Path
+
+import jupytext
+
+
+def cells(path: Path):
+    return [(c.cell_type, c.source.strip(), tuple(c.metadata.get("tags", ()))) for c in jupytext.read(path).cells]
+
+
+def main() -> int:
+    bad = 0
+    pairs = sorted(Path("notebooks").glob("*.py"))
+    for py in pairs:
+        nb = py.with_suffix(".ipynb")
+        if not nb.exists():
+            print(f"{nb} is missing: run `make sync`, then execute it")
+            bad += 1
+            continue
+        a, b = cells(py), cells(nb)
+        if a != b:
+            first = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+            print(f"{py} and {nb} disagree from cell {first}: edit the .py, run `make sync`, re-execute")
+            bad += 1
+    print(f"notebook pairs in sync: {len(pairs) - bad} of {len(pairs)}")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

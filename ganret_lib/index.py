@@ -8,6 +8,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import torch
 from tqdm import tqdm
 
 from . import metrics
@@ -16,8 +17,8 @@ METRICS = ("l2", "cosine")
 KINDS = ("flat", "ivf", "hnsw", "pq")
 
 
-def as_features(x, name: str) -> np.ndarray:
-    """Validate a feature matrix: 2-D, finite, non-empty; returned as contiguous float32."""
+def as_features(x, name: str, dtype=np.float32) -> np.ndarray:
+    """Validate a feature matrix: 2-D, finite, non-empty; returned contiguous, float32 by default."""
     x = np.asarray(x)
     if x.ndim != 2:
         raise ValueError(f"{name} must be a 2-D array (items x dimensions), got shape {x.shape}; "
@@ -26,16 +27,16 @@ def as_features(x, name: str) -> np.ndarray:
         raise ValueError(f"{name} is empty: it needs at least one vector")
     if not np.issubdtype(x.dtype, np.number):
         raise ValueError(f"{name} must be numeric, got dtype {x.dtype}")
-    x = np.ascontiguousarray(x, dtype=np.float32)
+    x = np.ascontiguousarray(x, dtype=dtype)
     if not np.isfinite(x).all():
         raise ValueError(f"{name} contains NaN or inf; check the feature extractor's output")
     return x
 
 
-def _check_pair(xq, xb, metric):
+def _check_pair(xq, xb, metric, dtype=np.float32):
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; use one of {METRICS}")
-    xq, xb = as_features(xq, "queries (xq)"), as_features(xb, "database (xb)")
+    xq, xb = as_features(xq, "queries (xq)", dtype), as_features(xb, "database (xb)", dtype)
     if xq.shape[1] != xb.shape[1]:
         raise ValueError(f"queries have {xq.shape[1]} dimensions but the database has {xb.shape[1]}")
     if metric == "cosine":
@@ -47,15 +48,26 @@ def _normalise(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
-def distances(xq: np.ndarray, xb: np.ndarray, b_sqnorm: np.ndarray, metric: str) -> np.ndarray:
-    """Distance matrix (queries x database); inputs already validated (and normalised for cosine)."""
-    dist = xq @ xb.T
+def key_operands(xq: np.ndarray, xb: np.ndarray, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """(A, B) such that A @ B.T orders each query's database like its distances do.
+
+    l2: [q, 1] . [-2b, ||b||^2] = ||b||^2 - 2 q.b, the squared distance less ||q||^2 (a
+    per-query constant), in one matrix product; cosine: -q.b on normalised vectors.
+    Inputs are already validated (and normalised for cosine).
+    """
     if metric == "cosine":
-        return np.subtract(1.0, dist, out=dist)
-    dist *= -2.0  # in place: these matrices are large
-    dist += (xq * xq).sum(1, keepdims=True)
-    dist += b_sqnorm
-    return np.maximum(dist, 0.0, out=dist)
+        return xq, -xb
+    ones = np.ones((len(xq), 1), dtype=xq.dtype)
+    return np.hstack([xq, ones]), np.hstack([-2 * xb, (xb * xb).sum(1, keepdims=True)])
+
+
+def ranking_keys(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """The (queries x database) ranking keys A @ B.T of `key_operands` (smaller = closer).
+
+    `out` (at least len(a) rows) is reused across batches: fresh 60 MB buffers cost more in
+    page faults than the product itself."""
+    result = None if out is None else torch.from_numpy(out[:len(a)])
+    return torch.mm(torch.from_numpy(a), torch.from_numpy(b).T, out=result).numpy()
 
 
 def _ranks_of_relevant(row: np.ndarray, start: int, stop: int, n_valid: int) -> np.ndarray:
@@ -78,14 +90,16 @@ def _ranks_of_relevant(row: np.ndarray, start: int, stop: int, n_valid: int) -> 
 
 
 def evaluate_exact(xq, yq, xb, yb, metric: str = "l2", query_ids=None, batch_size: int = 256,
-                   threads: int = 2, progress: bool = True, **metric_kw) -> dict[str, np.ndarray]:
+                   threads: int = 2, progress: bool = True, dtype=np.float32,
+                   **metric_kw) -> dict[str, np.ndarray]:
     """Rank the whole database for every query and return per-query metrics (see metrics.py).
 
     Relevant = same label. `query_ids[q]` is the database index of query q when queries are
     drawn from the database (-1 otherwise); that item is removed from q's ranking by id.
     Exact and deterministic: ties go to the non-relevant item, whatever the database order.
+    Keys are computed in `dtype` (float32; float64 makes ties all but impossible).
     """
-    xq, xb = _check_pair(xq, xb, metric)
+    xq, xb = _check_pair(xq, xb, metric, dtype)
     yq, yb = np.asarray(yq), np.asarray(yb)
     if len(yq) != len(xq) or len(yb) != len(xb):
         raise ValueError(f"labels and features disagree: {len(xq)} queries with {len(yq)} labels, "
@@ -98,12 +112,13 @@ def evaluate_exact(xq, yq, xb, yb, metric: str = "l2", query_ids=None, batch_siz
     if exclude.shape != (len(xq),):
         raise ValueError(f"query_ids must have one entry per query ({len(xq)}), got shape {exclude.shape}")
     exclude = np.where(exclude >= 0, position[np.clip(exclude, 0, None)], -1)
-    b_sqnorm = (xb * xb).sum(1)[None, :]
+    xq, xb = key_operands(xq, xb, metric)
     labels, starts = np.unique(yb, return_index=True)
     stops = np.append(starts[1:], len(yb))
     block = {lab: (s, e) for lab, s, e in zip(labels.tolist(), starts, stops)}
 
     batches, query_order = [], []
+    buffer = np.empty((min(batch_size, len(xq)), len(xb)), dtype=xb.dtype)
     bar = tqdm(total=len(xq), desc=f"exact ranking ({metric})", disable=not progress, mininterval=1)
     with ThreadPoolExecutor(threads) as pool:
         for label in np.unique(yq).tolist():
@@ -111,16 +126,20 @@ def evaluate_exact(xq, yq, xb, yb, metric: str = "l2", query_ids=None, batch_siz
             members = np.flatnonzero(yq == label)
             for lo in range(0, len(members), batch_size):
                 q = members[lo:lo + batch_size]
-                dist = distances(xq[q], xb, b_sqnorm, metric)
+                dist = ranking_keys(xq[q], xb, out=buffer)
                 ex = exclude[q]
                 rows = np.flatnonzero(ex >= 0)
                 dist[rows, ex[rows]] = np.inf
                 excluded_relevant = (ex >= start) & (ex < stop)
                 n_relevant = (stop - start) - excluded_relevant.astype(int)
-                ranks = np.stack(list(pool.map(
-                    lambda b: _ranks_of_relevant(dist[b], start, stop, n_relevant[b]), range(len(q)))))
-                batches.append(metrics.evaluate_ranks(ranks, n_relevant, **metric_kw))
-                query_order.append(q)
+
+                def rank_and_score(share):  # one share of the batch per thread
+                    ranks = np.stack([_ranks_of_relevant(dist[b], start, stop, n_relevant[b]) for b in share])
+                    return metrics.evaluate_ranks(ranks, n_relevant[share], **metric_kw)
+
+                shares = [share for share in np.array_split(np.arange(len(q)), threads) if len(share)]
+                batches += pool.map(rank_and_score, shares)
+                query_order += [q[share] for share in shares]
                 bar.update(len(q))
     bar.close()
     joined = metrics.concat_batches(batches)

@@ -220,8 +220,8 @@ for name, q_feats, b_feats, metric in [
 # sandals, sneakers and ankle boots. Footwear, trousers and bags are easy.
 
 # %%
-record = runs.write_results(
-    "01_retrieval_baselines", profile, split.describe(), rows + sweep["l2"] + sweep["cosine"],
+record = runs.write_results(  # the raw-pixel rows and the whole PCA sweep
+    "01_retrieval_baselines", profile, split.describe(), rows[:2] + sweep["l2"] + sweep["cosine"],
     seed=seed, wall_s=time.time() - started, config=config)
 print("results record written:", record.relative_to(runs.project_root()))
 
@@ -231,7 +231,7 @@ print("results record written:", record.relative_to(runs.project_root()))
 # - Retrieval is measured on Fashion-MNIST, database = training images, queries = test images,
 #   relevant = same class; mAP@all divides by all relevant items, ties go to the non-relevant item.
 # - Raw pixels are a real baseline, not a straw man; cosine distance does better than L2, and a
-#   few dozen PCA dimensions match or beat the 784 raw ones.
+#   few dozen PCA dimensions match the 784 raw ones with cosine and beat them with L2.
 # - Any GAN-based descriptor in this book has to beat these numbers on the same protocol.
 #
 # ## Exercises

@@ -32,6 +32,12 @@ def sample_ring(n: int, generator: torch.Generator, modes: int = 8, radius: floa
     return centers[which] + std * torch.randn(n, 2, generator=generator)
 
 
+def ring_density(points: np.ndarray, modes: int = 8, radius: float = 2.0, std: float = 0.05) -> np.ndarray:
+    """Density of `sample_ring`'s distribution at 2-D points (N, 2)."""
+    sq = ((points[:, None, :] - ring_centers(modes, radius)[None]) ** 2).sum(-1)
+    return np.exp(-sq / (2 * std**2)).mean(1) / (2 * np.pi * std**2)
+
+
 def mode_coverage(samples: np.ndarray, centers: np.ndarray, std: float) -> dict:
     """Modes holding at least 1 % of the samples within 3 std, and the fraction of such samples."""
     dist = np.linalg.norm(samples[:, None, :] - centers[None], axis=-1)

@@ -13,7 +13,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] papermill={"duration": 0.002219, "end_time": "2026-11-22T18:36:24.713650+00:00", "exception": false, "start_time": "2026-11-22T18:36:24.711431+00:00", "status": "completed"}
 # (ch-results)=
 # # Results
 #
@@ -22,11 +22,11 @@
 # subsets (the protocol line of each table says which); full-profile numbers use the whole
 # protocol. Run times are the wall times recorded by each run, on the hardware it names.
 
-# %% tags=["parameters"]
+# %% papermill={"duration": 0.014293, "end_time": "2026-11-22T18:36:24.729931+00:00", "exception": false, "start_time": "2026-11-22T18:36:24.715638+00:00", "status": "completed"} tags=["parameters"]
 profile = "quick"  # unused: this page shows every profile's records
 seed = 0
 
-# %%
+# %% papermill={"duration": 0.516472, "end_time": "2026-11-22T18:36:25.248353+00:00", "exception": false, "start_time": "2026-11-22T18:36:24.731881+00:00", "status": "completed"}
 import json
 
 from IPython.display import Markdown, display
@@ -39,7 +39,7 @@ for path in records:
     record = json.loads(path.read_text())
     by_chapter.setdefault(record["chapter"], []).append(record)
 
-# %%
+# %% papermill={"duration": 0.013207, "end_time": "2026-11-22T18:36:25.262818+00:00", "exception": false, "start_time": "2026-11-22T18:36:25.249611+00:00", "status": "completed"}
 for chapter, chapter_records in sorted(by_chapter.items()):
     display(Markdown(f"## {chapter}"))
     for record in sorted(chapter_records, key=lambda r: ["smoke", "quick", "full"].index(r["profile"])):
@@ -51,12 +51,12 @@ for chapter, chapter_records in sorted(by_chapter.items()):
             f"commit `{(prov.get('commit') or 'uncommitted')[:10]}`."))
         display(Markdown(viz.results_table(record["rows"])))
 
-# %% [markdown]
+# %% [markdown] papermill={"duration": 0.001125, "end_time": "2026-11-22T18:36:25.265374+00:00", "exception": false, "start_time": "2026-11-22T18:36:25.264249+00:00", "status": "completed"}
 # ## Run times
 #
 # Wall time of each chapter's last recorded run, per profile, in seconds.
 
-# %%
+# %% papermill={"duration": 0.010428, "end_time": "2026-11-22T18:36:25.276942+00:00", "exception": false, "start_time": "2026-11-22T18:36:25.266514+00:00", "status": "completed"}
 lines = ["| chapter | profile | wall time (s) | hardware |", "|---|---|---|---|"]
 for chapter, chapter_records in sorted(by_chapter.items()):
     for record in chapter_records:

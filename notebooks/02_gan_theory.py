@@ -81,9 +81,11 @@ config
 # that $x$ came from the data rather than from $G$. The two play
 #
 # $$
-# \min_G \max_D V(D, G), \qquad
-# V(D, G) = \mathbb{E}_{x \sim p_\mathrm{data}}\big[\log D(x)\big]
-#         + \mathbb{E}_{z \sim p_z}\big[\log\big(1 - D(G(z))\big)\big].
+# \min_G \max_D V(D, G), \quad \text{where} \quad
+# \begin{aligned}[t]
+# V(D, G) = {} & \mathbb{E}_{x \sim p_\mathrm{data}}\big[\log D(x)\big] \\
+#             & + \mathbb{E}_{z \sim p_z}\big[\log\big(1 - D(G(z))\big)\big].
+# \end{aligned}
 # $$
 #
 # $D$ *maximises* $V$: it wants $D(x) \to 1$ on data and $D(G(z)) \to 0$ on samples, which is
@@ -423,6 +425,7 @@ for lam in (0.25, 0.5, 0.75):
     moved = max((a - b).abs().max().item() for a, b in zip(G_ws.parameters(), G_init.parameters()))
     experiments.append(summarise(f"weighted sum, lambda = {lam}", G_ws, D_ws, moved))
 
+# %%
 # NBVAL_CHECK_OUTPUT
 print(f"{'training':40s} {'W1':>8s} {'D(x)':>6s} {'D(G(z))':>8s}  largest change of a G weight")
 for r in experiments:

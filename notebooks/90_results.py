@@ -13,7 +13,7 @@
 #     name: python3
 # ---
 
-# %% [markdown] papermill={"duration": 0.002219, "end_time": "2026-11-22T18:36:24.713650+00:00", "exception": false, "start_time": "2026-11-22T18:36:24.711431+00:00", "status": "completed"}
+# %% [markdown] papermill={"duration": 0.002042, "end_time": "2026-11-22T19:06:20.800887+00:00", "exception": false, "start_time": "2026-11-22T19:06:20.798845+00:00", "status": "completed"}
 # (ch-results)=
 # # Results
 #
@@ -22,11 +22,11 @@
 # subsets (the protocol line of each table says which); full-profile numbers use the whole
 # protocol. Run times are the wall times recorded by each run, on the hardware it names.
 
-# %% papermill={"duration": 0.014293, "end_time": "2026-11-22T18:36:24.729931+00:00", "exception": false, "start_time": "2026-11-22T18:36:24.715638+00:00", "status": "completed"} tags=["parameters"]
+# %% papermill={"duration": 0.010204, "end_time": "2026-11-22T19:06:20.812560+00:00", "exception": false, "start_time": "2026-11-22T19:06:20.802356+00:00", "status": "completed"} tags=["parameters"]
 profile = "quick"  # unused: this page shows every profile's records
 seed = 0
 
-# %% papermill={"duration": 0.516472, "end_time": "2026-11-22T18:36:25.248353+00:00", "exception": false, "start_time": "2026-11-22T18:36:24.731881+00:00", "status": "completed"}
+# %% papermill={"duration": 0.503449, "end_time": "2026-11-22T19:06:21.317337+00:00", "exception": false, "start_time": "2026-11-22T19:06:20.813888+00:00", "status": "completed"}
 import json
 
 from IPython.display import Markdown, display
@@ -34,12 +34,13 @@ from IPython.display import Markdown, display
 from ganret_lib import runs, viz
 
 records = sorted((runs.project_root() / "data" / "results").glob("*/*.json"))
+records = [path for path in records if path.parent.name != "smoke"]  # smoke runs only test the code
 by_chapter = {}
 for path in records:
     record = json.loads(path.read_text())
     by_chapter.setdefault(record["chapter"], []).append(record)
 
-# %% papermill={"duration": 0.013207, "end_time": "2026-11-22T18:36:25.262818+00:00", "exception": false, "start_time": "2026-11-22T18:36:25.249611+00:00", "status": "completed"}
+# %% papermill={"duration": 0.025986, "end_time": "2026-11-22T19:06:21.344734+00:00", "exception": false, "start_time": "2026-11-22T19:06:21.318748+00:00", "status": "completed"}
 for chapter, chapter_records in sorted(by_chapter.items()):
     display(Markdown(f"## {chapter}"))
     for record in sorted(chapter_records, key=lambda r: ["smoke", "quick", "full"].index(r["profile"])):
@@ -49,14 +50,17 @@ for chapter, chapter_records in sorted(by_chapter.items()):
             f"images, subset: {p.get('subset', 'n/a')}; seed {prov['seed']}, "
             f"{prov['wall_s']:.0f} s on {prov['hardware'].get('gpu') or str(prov['hardware'].get('cpu_count')) + ' CPU cores'}, "
             f"commit `{(prov.get('commit') or 'uncommitted')[:10]}`."))
-        display(Markdown(viz.results_table(record["rows"])))
+        rows = record["rows"]
+        hidden = {"pr_curve", "n_queries", "n_queries_without_relevant", "n_relevant"}
+        columns = [k for k in rows[0] if k not in hidden and not k.startswith("r_at_")]
+        display(Markdown(viz.results_table(rows, columns=columns)))
 
-# %% [markdown] papermill={"duration": 0.001125, "end_time": "2026-11-22T18:36:25.265374+00:00", "exception": false, "start_time": "2026-11-22T18:36:25.264249+00:00", "status": "completed"}
+# %% [markdown] papermill={"duration": 0.002064, "end_time": "2026-11-22T19:06:21.349411+00:00", "exception": false, "start_time": "2026-11-22T19:06:21.347347+00:00", "status": "completed"}
 # ## Run times
 #
 # Wall time of each chapter's last recorded run, per profile, in seconds.
 
-# %% papermill={"duration": 0.010428, "end_time": "2026-11-22T18:36:25.276942+00:00", "exception": false, "start_time": "2026-11-22T18:36:25.266514+00:00", "status": "completed"}
+# %% papermill={"duration": 0.009982, "end_time": "2026-11-22T19:06:21.361180+00:00", "exception": false, "start_time": "2026-11-22T19:06:21.351198+00:00", "status": "completed"}
 lines = ["| chapter | profile | wall time (s) | hardware |", "|---|---|---|---|"]
 for chapter, chapter_records in sorted(by_chapter.items()):
     for record in chapter_records:

@@ -1,0 +1,42 @@
+import numpy as np
+import pytest
+import torch
+
+from ganret_lib import quality
+
+
+def test_frechet_distance_closed_forms():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(20000, 3))
+    assert quality.frechet_distance(a, a) == pytest.approx(0, abs=1e-6)
+    shift = np.array([1.0, 2.0, 0.0])
+    b = rng.normal(size=(20000, 3)) + shift
+    assert quality.frechet_distance(a, b) == pytest.approx(5.0, abs=0.1)  # ||mu||^2, same covariance
+    c = rng.normal(size=(20000, 3)) * 2  # N(0, 4I) vs N(0, I): 3 * (1 + 4 - 2*2) = 3
+    assert quality.frechet_distance(a, c) == pytest.approx(3.0, abs=0.15)
+    with pytest.raises(ValueError, match="same d"):
+        quality.frechet_distance(a, c[:, :2])
+
+
+def test_precision_recall_extremes():
+    rng = np.random.default_rng(0)
+    real = rng.normal(size=(500, 4))
+    same = quality.precision_recall(real, real + 1e-6)
+    assert same["precision"] == 1.0 and same["recall"] == 1.0
+    far = quality.precision_recall(real, rng.normal(size=(500, 4)) + 100)
+    assert far["precision"] == 0.0 and far["recall"] == 0.0
+    collapsed = quality.precision_recall(real, np.zeros((500, 4)) + rng.normal(size=(500, 4)) * 0.01)
+    assert collapsed["precision"] == 1.0 and collapsed["recall"] < 0.2  # good samples, no diversity
+
+
+def test_classifier_shapes_and_training_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "_toc.yml").write_text("root: x\n")
+    x = torch.rand(256, 1, 32, 32) * 2 - 1
+    y = torch.randint(0, 10, (256,))
+    cfg = quality.ClassifierConfig(epochs=1, batch_size=64, dim=16)
+    model = quality.train_classifier(x, y, cfg, progress=False)
+    assert quality.features(model, x[:10]).shape == (10, 16)
+    again = quality.train_classifier(x, y, cfg, progress=False)  # loaded, not retrained
+    assert torch.equal(again.head.weight, model.head.weight)
+    assert 0 <= quality.accuracy(model, x, y) <= 1

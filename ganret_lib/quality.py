@@ -7,9 +7,7 @@ feature space are not comparable with published FID values, only with each other
 """
 from __future__ import annotations
 
-import hashlib
 import io
-import json
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -18,7 +16,7 @@ from scipy import linalg
 from torch import nn
 from tqdm import tqdm
 
-from .runs import atomic_write_bytes, project_root
+from .runs import atomic_write_bytes, run_dir
 
 
 class SmallCNN(nn.Module):
@@ -48,8 +46,7 @@ class ClassifierConfig:
 def train_classifier(images: torch.Tensor, labels: torch.Tensor, cfg: ClassifierConfig,
                      name: str = "classifier", progress: bool = True) -> SmallCNN:
     """Train (or load from runs/<name>-...) the feature network; images in [-1, 1], (N, 1, 32, 32)."""
-    key = hashlib.sha256(json.dumps(asdict(cfg) | {"n": len(images)}, sort_keys=True).encode()).hexdigest()[:10]
-    path = project_root() / "runs" / f"{name}-{key}" / "classifier.pt"
+    path = run_dir(name, asdict(cfg) | {"n": len(images)}) / "classifier.pt"
     model = SmallCNN(cfg.dim)
     if path.exists():
         try:

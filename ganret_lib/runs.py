@@ -1,6 +1,7 @@
 """Reproducibility (every chapter): seeds, profiles, atomic writes and results records."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -25,6 +26,12 @@ def project_root(start: Path | None = None) -> Path:
         if (folder / "_toc.yml").is_file():
             return folder
     return start
+
+
+def run_dir(name: str, configs: dict) -> Path:
+    """runs/<name>-<hash of the configs>: one directory per distinct experiment."""
+    key = hashlib.sha256(json.dumps(configs, sort_keys=True, default=str).encode()).hexdigest()[:10]
+    return project_root() / "runs" / f"{name}-{key}"
 
 
 def seed_everything(seed: int, threads: int = 2) -> None:

@@ -8,7 +8,6 @@ would have taken without the interruption.
 """
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import time
@@ -21,7 +20,7 @@ from tqdm import tqdm
 
 from . import losses
 from .models import DCGANConfig, build_dcgan
-from .runs import atomic_write_bytes, project_root
+from .runs import atomic_write_bytes, run_dir
 
 
 class CheckpointError(RuntimeError):
@@ -224,17 +223,11 @@ def read_stats(run_dir) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
-def run_dir_for(name: str, model_cfg: DCGANConfig, train_cfg: TrainConfig) -> Path:
-    """runs/<name>-<hash of the configs>: one directory per distinct experiment."""
-    key = hashlib.sha256(json.dumps({"model": asdict(model_cfg), "train": asdict(train_cfg)},
-                                    sort_keys=True).encode()).hexdigest()[:10]
-    return project_root() / "runs" / f"{name}-{key}"
-
-
 def train_or_load(name: str, model_cfg: DCGANConfig, train_cfg: TrainConfig, images: torch.Tensor,
                   progress: bool = True) -> GANTrainer:
     """The trained DCGAN of these configs: loaded from its run directory, trained (or resumed) if needed."""
-    trainer = GANTrainer(model_cfg, train_cfg, images, run_dir_for(name, model_cfg, train_cfg))
+    configs = {"model": asdict(model_cfg), "train": asdict(train_cfg)}
+    trainer = GANTrainer(model_cfg, train_cfg, images, run_dir(name, configs))
     if trainer.step < train_cfg.steps:
         trainer.train(progress=progress)
     trainer.G.eval(), trainer.D.eval()

@@ -70,3 +70,8 @@ def test_stratified_subset_is_balanced_sorted_and_seeded():
     assert sorted(np.bincount(labels[idx]).tolist()) == [5, 5, 6, 6]
     np.testing.assert_array_equal(idx, data.stratified_subset(labels, 22, seed=3))
     assert len(data.stratified_subset(labels, None, seed=0)) == 200
+
+
+def test_torchvision_loader_names_its_data_sets():
+    with pytest.raises(ValueError, match="cifar10"):
+        data.load_torchvision("imagenet")

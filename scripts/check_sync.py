@@ -1,4 +1,6 @@
-"""Each notebooks/NN_slug.py and its NN_slug.ipynb must hold the same cells (type, source, tags).
+"""Each notebooks/NN_slug.py and its NN_slug.ipynb must hold the same cells (type, source, tags),
+and no cell checked by nbval (# NBVAL_CHECK_OUTPUT) may write to stderr (progress bars and
+warnings differ between runs, so such a cell could never pass).
 
 Compares the parsed notebooks, so the check does not depend on file times (unlike `jupytext --sync`).
 """
@@ -19,6 +21,13 @@ def main() -> int:
         nb = py.with_suffix(".ipynb")
         if not nb.exists():
             print(f"{nb} is missing: run `make sync`, then execute it")
+            bad += 1
+            continue
+        noisy = [i for i, c in enumerate(jupytext.read(nb).cells) if c.cell_type == "code"
+                 and "NBVAL_CHECK_OUTPUT" in c.source
+                 and any(o.get("name") == "stderr" for o in c.get("outputs", []))]
+        if noisy:
+            print(f"{nb}: checked cells {noisy} write to stderr; move progress bars out of them and re-execute")
             bad += 1
             continue
         a, b = cells(py), cells(nb)

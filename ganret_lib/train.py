@@ -81,6 +81,7 @@ class GANTrainer:
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=train_cfg.lr, betas=betas)
         self.fixed_z = torch.randn(64, model_cfg.nz, generator=_step_generator(train_cfg.seed, -1))
         self.step = 0
+        self.train_seconds = 0.0  # time spent in training steps, over all sessions of this run
         self._write_config()
         if self.checkpoint_path.exists():
             self.load_checkpoint()
@@ -106,6 +107,7 @@ class GANTrainer:
     def save_checkpoint(self) -> None:
         state = {"G": self.G.state_dict(), "D": self.D.state_dict(), "opt_g": self.opt_g.state_dict(),
                  "opt_d": self.opt_d.state_dict(), "step": self.step, "configs": self._configs(),
+                 "train_seconds": self.train_seconds,
                  "torch_rng": torch.get_rng_state()}
         buffer = io.BytesIO()
         torch.save(state, buffer)
@@ -122,6 +124,7 @@ class GANTrainer:
         self.opt_d.load_state_dict(state["opt_d"])
         torch.set_rng_state(state["torch_rng"])
         self.step = state["step"]
+        self.train_seconds = state.get("train_seconds", 0.0)
         self._truncate_logs()
 
     def _truncate_logs(self) -> None:
@@ -167,7 +170,9 @@ class GANTrainer:
         bar = tqdm(total=until, initial=self.step, desc="DCGAN training", disable=not progress, mininterval=2)
         last_log, tick = [], time.perf_counter()
         while self.step < until:
+            started = time.perf_counter()
             stats = self.train_step()
+            self.train_seconds += time.perf_counter() - started
             last_log.append(stats)
             if not all(torch.isfinite(v) for v in stats.values()):
                 raise TrainingDiverged(

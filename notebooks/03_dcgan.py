@@ -265,6 +265,7 @@ record = runs.write_results(
     [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()} for r in rows],
     seed=seed, wall_s=time.time() - started, config=config,
     model=model_cfg.__dict__, training={"steps": trainer.step, "run_dir": trainer.run_dir.name,
+                                        "train_s": round(trainer.train_seconds, 1),
                                         "classifier_test_accuracy": round(test_accuracy, 4),
                                         "median_images_per_s": round(float(np.median([s["images_per_s"] for s in stats])), 1)})
 print("results record written:", record.relative_to(runs.project_root()))

@@ -58,13 +58,16 @@ for chapter, chapter_records in sorted(by_chapter.items()):
 # %% [markdown] papermill={"duration": 0.002064, "end_time": "2026-11-22T19:06:21.349411+00:00", "exception": false, "start_time": "2026-11-22T19:06:21.347347+00:00", "status": "completed"}
 # ## Run times
 #
-# Wall time of each chapter's last recorded run, per profile, in seconds.
+# Wall time of each chapter's last recorded run, per profile, in seconds. A chapter that found its
+# trained models in `runs/` reports the time to load them; the training time of its models, over
+# all sessions of the run, is the last column.
 
 # %% papermill={"duration": 0.009982, "end_time": "2026-11-22T19:06:21.361180+00:00", "exception": false, "start_time": "2026-11-22T19:06:21.351198+00:00", "status": "completed"}
-lines = ["| chapter | profile | wall time (s) | hardware |", "|---|---|---|---|"]
+lines = ["| chapter | profile | wall time (s) | hardware | model training (s) |", "|---|---|---|---|---|"]
 for chapter, chapter_records in sorted(by_chapter.items()):
     for record in chapter_records:
         hw = record["provenance"]["hardware"]
+        trained = record.get("training", {}).get("train_s", "")
         lines.append(f"| {chapter} | {record['profile']} | {record['provenance']['wall_s']:.0f} | "
-                     f"{hw.get('gpu') or str(hw.get('cpu_count')) + ' CPU cores'} |")
+                     f"{hw.get('gpu') or str(hw.get('cpu_count')) + ' CPU cores'} | {trained} |")
 display(Markdown("\n".join(lines)))

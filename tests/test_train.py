@@ -96,3 +96,10 @@ def test_bad_inputs():
         train.to_gan_images(np.zeros((2, 28, 28), dtype=np.float32))
     x = train.to_gan_images(np.full((2, 28, 28), 255, dtype=np.uint8))
     assert x.shape == (2, 1, 32, 32) and x[0, 0, 2, 2] == 1 and x[0, 0, 0, 0] == -1
+
+
+def test_training_time_survives_a_resume(tmp_path):
+    first = train.GANTrainer(MODEL, cfg(), images(), tmp_path).train(until=4, progress=False)
+    assert first.train_seconds > 0
+    resumed = train.GANTrainer(MODEL, cfg(), images(), tmp_path)
+    assert resumed.train_seconds == first.train_seconds

@@ -1,6 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
+#     cell_metadata_filter: -papermill,-execution
 #     formats: ipynb,py:percent
 #     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
 #     text_representation:
@@ -13,7 +14,7 @@
 #     name: python3
 # ---
 
-# %% [markdown] papermill={"duration": 0.004122, "end_time": "2026-11-22T19:02:36.180258+00:00", "exception": false, "start_time": "2026-11-22T19:02:36.176136+00:00", "status": "completed"}
+# %% [markdown]
 # (ch-baselines)=
 # # 1. Image retrieval and its baselines
 #
@@ -28,7 +29,7 @@
 # - how to search with faiss, and why a self-query sanity check matters;
 # - how strong raw pixels and PCA already are.
 
-# %% papermill={"duration": 0.014869, "end_time": "2026-11-22T19:02:36.198646+00:00", "exception": false, "start_time": "2026-11-22T19:02:36.183777+00:00", "status": "completed"} tags=["remove-cell"]
+# %% tags=["remove-cell"]
 # On Colab: install the library (Fashion-MNIST then comes through torchvision's download).
 import sys
 
@@ -36,11 +37,11 @@ if "google.colab" in sys.modules:
     # %pip install -q "ganret_lib @ git+https://github.com/ganret/ganret"
     pass
 
-# %% papermill={"duration": 0.008907, "end_time": "2026-11-22T19:02:36.211036+00:00", "exception": false, "start_time": "2026-11-22T19:02:36.202129+00:00", "status": "completed"} tags=["parameters"]
+# %% tags=["parameters"]
 profile = "quick"  # "smoke" (seconds), "quick" (default, CPU minutes) or "full" (the headline numbers)
 seed = 0
 
-# %% papermill={"duration": 4.969185, "end_time": "2026-11-22T19:02:41.182444+00:00", "exception": false, "start_time": "2026-11-22T19:02:36.213259+00:00", "status": "completed"}
+# %%
 import time
 from dataclasses import dataclass
 
@@ -69,7 +70,7 @@ plt.rcParams.update({"figure.dpi": 80, "savefig.dpi": 80})
 started = time.time()
 config
 
-# %% [markdown] papermill={"duration": 0.002733, "end_time": "2026-11-22T19:02:41.187790+00:00", "exception": false, "start_time": "2026-11-22T19:02:41.185057+00:00", "status": "completed"}
+# %% [markdown]
 # ## The protocol
 #
 # - **Data.** Fashion-MNIST {cite}`xiao2017fashion`: 28×28 grayscale images of clothing in 10
@@ -81,19 +82,19 @@ config
 #   class-balanced subset chosen by the seed, 20,000 database images and 2,000 queries, and every
 #   number from it is labelled as such. The book's results chapter shows both.
 
-# %% papermill={"duration": 0.705481, "end_time": "2026-11-22T19:02:41.895396+00:00", "exception": false, "start_time": "2026-11-22T19:02:41.189915+00:00", "status": "completed"}
+# %%
 split = protocol.load_split(config.n_db, config.n_queries, seed)
 # NBVAL_CHECK_OUTPUT
 print(split.describe())
 print("images per class in the database:", np.bincount(split.yb).tolist())
 
-# %% papermill={"duration": 0.067625, "end_time": "2026-11-22T19:02:41.965676+00:00", "exception": false, "start_time": "2026-11-22T19:02:41.898051+00:00", "status": "completed"}
+# %%
 fig, ax = plt.subplots(figsize=(8, 1.2))
 first_of_class = [int(np.flatnonzero(split.yb == c)[0]) for c in range(10)]
 viz.image_grid(split.xb[first_of_class], ncols=10, ax=ax, title="  ·  ".join(data.CLASS_NAMES))
 plt.show()
 
-# %% [markdown] papermill={"duration": 0.003178, "end_time": "2026-11-22T19:02:41.971732+00:00", "exception": false, "start_time": "2026-11-22T19:02:41.968554+00:00", "status": "completed"}
+# %% [markdown]
 # ## The metrics, exactly
 #
 # For one query, rank the whole database by distance (smallest first). Let $R$ be the number of
@@ -121,7 +122,7 @@ plt.show()
 # A worked example: the list *relevant, non-relevant, relevant, non-relevant, non-relevant*, with a
 # third relevant item never retrieved ($R = 3$).
 
-# %% papermill={"duration": 0.011766, "end_time": "2026-11-22T19:02:41.986421+00:00", "exception": false, "start_time": "2026-11-22T19:02:41.974655+00:00", "status": "completed"}
+# %%
 ranks = metrics.ranks_from_relevance(np.array([[1, 0, 1, 0, 0]]))
 R = np.array([3])
 # NBVAL_CHECK_OUTPUT
@@ -130,7 +131,7 @@ print(f"AP = (1/1 + 2/3) / 3 = {metrics.average_precision(ranks, R)[0]:.4f}")
 print(f"AP@2 = (1/1) / min(3, 2) = {metrics.average_precision(ranks, R, k=2)[0]:.4f}")
 print(f"P@2 = {metrics.precision_at_k(ranks, 2)[0]:.4f}, R@2 = {metrics.recall_at_k(ranks, R, 2)[0]:.4f}")
 
-# %% [markdown] papermill={"duration": 0.002664, "end_time": "2026-11-22T19:02:41.992319+00:00", "exception": false, "start_time": "2026-11-22T19:02:41.989655+00:00", "status": "completed"}
+# %% [markdown]
 # mAP@all needs the *whole* ranking of the database for every query.
 # `index.evaluate_exact` computes it exactly without sorting every row: it sorts only the
 # relevant items' distances and counts, for each of them, the non-relevant items ahead of it.
@@ -144,7 +145,7 @@ print(f"P@2 = {metrics.precision_at_k(ranks, 2)[0]:.4f}, R@2 = {metrics.recall_a
 # zero, up to float32 rounding: faiss computes $\|x\|^2 + \|y\|^2 - 2\,x \cdot y$, which leaves
 # residues of about $10^{-5}$ where the exact answer is 0.
 
-# %% papermill={"duration": 0.445673, "end_time": "2026-11-22T19:02:42.440988+00:00", "exception": false, "start_time": "2026-11-22T19:02:41.995315+00:00", "status": "completed"}
+# %%
 xb, xq = features.raw_pixels(split.xb), features.raw_pixels(split.xq)
 flat = index.Index(xb, metric="l2")
 probe = np.arange(0, len(xb), max(1, len(xb) // 500))
@@ -153,14 +154,14 @@ D, I = flat.search(xb[probe], k=1, progress=False)
 print(f"{len(probe)} self-queries: distance below 1e-3 for {np.mean(D[:, 0] < 1e-3):.3f}, "
       f"itself first for {np.mean(I[:, 0] == probe):.3f}")
 
-# %% [markdown] papermill={"duration": 0.002288, "end_time": "2026-11-22T19:02:42.445975+00:00", "exception": false, "start_time": "2026-11-22T19:02:42.443687+00:00", "status": "completed"}
+# %% [markdown]
 # ## Baselines: raw pixels and PCA
 #
 # Raw pixels compare images pixel by pixel, with the squared Euclidean distance (L2) or the cosine
 # distance (1 − cosine similarity, which ignores overall brightness). PCA, fitted on the database,
 # keeps the directions of largest variance; we sweep its size and report one in the table.
 
-# %% papermill={"duration": 8.247631, "end_time": "2026-11-22T19:02:50.695833+00:00", "exception": false, "start_time": "2026-11-22T19:02:42.448202+00:00", "status": "completed"}
+# %%
 pca_dims = sorted(set(config.pca_dims) | {config.table_pca_dim})
 projected = features.cached(
     "pca", {"dims": pca_dims, "seed": seed}, {"xb": split.xb, "xq": split.xq},
@@ -173,17 +174,17 @@ sweep = {metric: [protocol.evaluate(f"PCA-{d}", projected[f"q{d}"], projected[f"
                   for d in pca_dims] for metric in ("l2", "cosine")}
 rows += [r for metric in ("l2", "cosine") for r in sweep[metric] if r["dim"] == config.table_pca_dim]
 
-# %% papermill={"duration": 0.015302, "end_time": "2026-11-22T19:02:50.717936+00:00", "exception": false, "start_time": "2026-11-22T19:02:50.702634+00:00", "status": "completed"}
+# %%
 display(Markdown(viz.results_table(rows)))
 # NBVAL_CHECK_OUTPUT
 for r in rows:
     print(f"{r['method']:>11} {r['metric']:>6}: mAP@all {r['map_all']:.3f}  P@10 {r['p_at_10']:.3f}")
 
-# %% [markdown] papermill={"duration": 0.005907, "end_time": "2026-11-22T19:02:50.729246+00:00", "exception": false, "start_time": "2026-11-22T19:02:50.723339+00:00", "status": "completed"}
+# %% [markdown]
 # Profile: the table above is from the profile named in the parameters cell; the
 # {ref}`results chapter <ch-results>` shows the full-profile numbers next to the quick ones.
 
-# %% papermill={"duration": 0.385036, "end_time": "2026-11-22T19:02:51.120089+00:00", "exception": false, "start_time": "2026-11-22T19:02:50.735053+00:00", "status": "completed"}
+# %%
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
 viz.pr_curves({f"{r['method']} ({r['metric']})": r["pr_curve"] for r in rows}, ax=ax1)
 for metric, results in sweep.items():
@@ -198,13 +199,13 @@ ax2.grid(alpha=0.3)
 fig.tight_layout()
 plt.show()
 
-# %% [markdown] papermill={"duration": 0.003584, "end_time": "2026-11-22T19:02:51.127862+00:00", "exception": false, "start_time": "2026-11-22T19:02:51.124278+00:00", "status": "completed"}
+# %% [markdown]
 # ## What the baselines retrieve
 #
 # The same fixed queries (the first test query of each class) with raw pixels and with PCA;
 # a green frame marks a result of the query's class, a red frame one of another class.
 
-# %% papermill={"duration": 2.751072, "end_time": "2026-11-22T19:02:53.882402+00:00", "exception": false, "start_time": "2026-11-22T19:02:51.131330+00:00", "status": "completed"}
+# %%
 gallery_queries = np.array([int(np.flatnonzero(split.yq == c)[0]) for c in range(10)])
 for name, q_feats, b_feats, metric in [
         ("raw pixels, cosine", xq, xb, "cosine"),
@@ -215,17 +216,17 @@ for name, q_feats, b_feats, metric in [
                           k=8, class_names=data.CLASS_NAMES, title=name)
     plt.show()
 
-# %% [markdown] papermill={"duration": 0.009379, "end_time": "2026-11-22T19:02:53.905426+00:00", "exception": false, "start_time": "2026-11-22T19:02:53.896047+00:00", "status": "completed"}
+# %% [markdown]
 # Most errors are between classes that look alike at 28×28: shirts, T-shirts, pullovers and coats;
 # sandals, sneakers and ankle boots. Footwear, trousers and bags are easy.
 
-# %% papermill={"duration": 0.028032, "end_time": "2026-11-22T19:02:53.942818+00:00", "exception": false, "start_time": "2026-11-22T19:02:53.914786+00:00", "status": "completed"}
+# %%
 record = runs.write_results(  # the raw-pixel rows and the whole PCA sweep
     "01_retrieval_baselines", profile, split.describe(), rows[:2] + sweep["l2"] + sweep["cosine"],
     seed=seed, wall_s=time.time() - started, config=config)
 print("results record written:", record.relative_to(runs.project_root()))
 
-# %% [markdown] papermill={"duration": 0.005265, "end_time": "2026-11-22T19:02:53.953791+00:00", "exception": false, "start_time": "2026-11-22T19:02:53.948526+00:00", "status": "completed"}
+# %% [markdown]
 # ## Summary
 #
 # - Retrieval is measured on Fashion-MNIST, database = training images, queries = test images,

@@ -1,6 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
+#     cell_metadata_filter: -papermill,-execution
 #     formats: ipynb,py:percent
 #     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
 #     text_representation:
@@ -13,7 +14,7 @@
 #     name: python3
 # ---
 
-# %% [markdown] papermill={"duration": 0.002042, "end_time": "2026-11-22T19:06:20.800887+00:00", "exception": false, "start_time": "2026-11-22T19:06:20.798845+00:00", "status": "completed"}
+# %% [markdown]
 # (ch-results)=
 # # Results
 #
@@ -22,11 +23,11 @@
 # subsets (the protocol line of each table says which); full-profile numbers use the whole
 # protocol. Run times are the wall times recorded by each run, on the hardware it names.
 
-# %% papermill={"duration": 0.010204, "end_time": "2026-11-22T19:06:20.812560+00:00", "exception": false, "start_time": "2026-11-22T19:06:20.802356+00:00", "status": "completed"} tags=["parameters"]
+# %% tags=["parameters"]
 profile = "quick"  # unused: this page shows every profile's records
 seed = 0
 
-# %% papermill={"duration": 0.503449, "end_time": "2026-11-22T19:06:21.317337+00:00", "exception": false, "start_time": "2026-11-22T19:06:20.813888+00:00", "status": "completed"}
+# %%
 import json
 
 from IPython.display import Markdown, display
@@ -40,7 +41,7 @@ for path in records:
     record = json.loads(path.read_text())
     by_chapter.setdefault(record["chapter"], []).append(record)
 
-# %% papermill={"duration": 0.025986, "end_time": "2026-11-22T19:06:21.344734+00:00", "exception": false, "start_time": "2026-11-22T19:06:21.318748+00:00", "status": "completed"}
+# %%
 for chapter, chapter_records in sorted(by_chapter.items()):
     display(Markdown(f"## {chapter}"))
     for record in sorted(chapter_records, key=lambda r: ["smoke", "quick", "full"].index(r["profile"])):
@@ -55,14 +56,14 @@ for chapter, chapter_records in sorted(by_chapter.items()):
         columns = [k for k in rows[0] if k not in hidden and not k.startswith("r_at_")]
         display(Markdown(viz.results_table(rows, columns=columns)))
 
-# %% [markdown] papermill={"duration": 0.002064, "end_time": "2026-11-22T19:06:21.349411+00:00", "exception": false, "start_time": "2026-11-22T19:06:21.347347+00:00", "status": "completed"}
+# %% [markdown]
 # ## Run times
 #
 # Wall time of each chapter's last recorded run, per profile, in seconds. A chapter that found its
 # trained models in `runs/` reports the time to load them; the training time of its models, over
 # all sessions of the run, is the last column.
 
-# %% papermill={"duration": 0.009982, "end_time": "2026-11-22T19:06:21.361180+00:00", "exception": false, "start_time": "2026-11-22T19:06:21.351198+00:00", "status": "completed"}
+# %%
 lines = ["| chapter | profile | wall time (s) | hardware | model training (s) |", "|---|---|---|---|---|"]
 for chapter, chapter_records in sorted(by_chapter.items()):
     for record in chapter_records:

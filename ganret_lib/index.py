@@ -1,10 +1,12 @@
 """Nearest-neighbour search (chapter 1): an exact ranker for mAP@all and a thin faiss wrapper.
 
 Distances: "l2" is the squared Euclidean distance; "cosine" is 1 - cosine similarity
-(vectors are L2-normalised first). Smaller is always better.
+(vectors are L2-normalised first); "ip" is minus the inner product (for descriptors whose
+scale carries meaning, chapter 5). Smaller is always better.
 """
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -13,7 +15,7 @@ from tqdm import tqdm
 
 from . import metrics
 
-METRICS = ("l2", "cosine")
+METRICS = ("l2", "cosine", "ip")
 KINDS = ("flat", "ivf", "hnsw", "pq")
 
 
@@ -40,11 +42,12 @@ def _check_pair(xq, xb, metric, dtype=np.float32):
     if xq.shape[1] != xb.shape[1]:
         raise ValueError(f"queries have {xq.shape[1]} dimensions but the database has {xb.shape[1]}")
     if metric == "cosine":
-        xq, xb = _normalise(xq), _normalise(xb)
+        xq, xb = l2_normalise(xq), l2_normalise(xb)
     return xq, xb
 
 
-def _normalise(x: np.ndarray) -> np.ndarray:
+def l2_normalise(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit Euclidean norm (zero rows stay zero)."""
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
@@ -52,10 +55,10 @@ def key_operands(xq: np.ndarray, xb: np.ndarray, metric: str) -> tuple[np.ndarra
     """(A, B) such that A @ B.T orders each query's database like its distances do.
 
     l2: [q, 1] . [-2b, ||b||^2] = ||b||^2 - 2 q.b, the squared distance less ||q||^2 (a
-    per-query constant), in one matrix product; cosine: -q.b on normalised vectors.
+    per-query constant), in one matrix product; cosine: -q.b on normalised vectors; ip: -q.b.
     Inputs are already validated (and normalised for cosine).
     """
-    if metric == "cosine":
+    if metric in ("cosine", "ip"):
         return xq, -xb
     ones = np.ones((len(xq), 1), dtype=xq.dtype)
     return np.hstack([xq, ones]), np.hstack([-2 * xb, (xb * xb).sum(1, keepdims=True)])
@@ -166,8 +169,8 @@ class Index:
         xb = as_features(xb, "database (xb)")
         self.metric, self.kind, self.d = metric, kind, xb.shape[1]
         if metric == "cosine":
-            xb = _normalise(xb)
-        faiss_metric = faiss.METRIC_INNER_PRODUCT if metric == "cosine" else faiss.METRIC_L2
+            xb = l2_normalise(xb)
+        faiss_metric = faiss.METRIC_L2 if metric == "l2" else faiss.METRIC_INNER_PRODUCT
         nlist = nlist or max(1, int(4 * np.sqrt(len(xb))))
         if kind == "flat":
             index = faiss.IndexFlat(self.d, faiss_metric)
@@ -202,7 +205,7 @@ class Index:
         if xq.shape[1] != self.d:
             raise ValueError(f"queries have {xq.shape[1]} dimensions but the index has {self.d}")
         if self.metric == "cosine":
-            xq = _normalise(xq)
+            xq = l2_normalise(xq)
         extra = 0 if exclude_ids is None else 1
         available = self.ntotal - extra
         if not 1 <= k <= available:
@@ -221,4 +224,68 @@ class Index:
             D[lo:lo + batch_size], I[lo:lo + batch_size] = d[:, :k], i[:, :k]
         if self.metric == "cosine":
             D = 1.0 - D
+        elif self.metric == "ip":
+            D = -D
         return D, I
+
+
+def _weighted_neighbour_sum(x: np.ndarray, xb: np.ndarray, k: int, alpha: float, progress: bool) -> np.ndarray:
+    """Sum over each row's k nearest database vectors (cosine), weighted by similarity^alpha."""
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    xb = l2_normalise(as_features(xb, "database (xb)"))
+    distances, ids = Index(xb, "cosine").search(x, k, progress=progress)
+    weights = np.maximum(1.0 - distances, 0.0) ** alpha
+    return np.einsum("nk,nkd->nd", weights, xb[ids])
+
+
+def query_expansion(xq, xb, k: int = 10, alpha: float = 3.0, progress: bool = False) -> np.ndarray:
+    """alpha-weighted query expansion (Radenović et al. 2018), label-free re-ranking (chapter 4).
+
+    Each query becomes the normalised sum of itself and its top-k database neighbours, each
+    weighted by (cosine similarity)^alpha; search again with the result (cosine metric).
+    """
+    xq = l2_normalise(as_features(xq, "queries (xq)"))
+    return l2_normalise(xq + _weighted_neighbour_sum(xq, xb, k, alpha, progress))
+
+
+def database_augmentation(xb, k: int = 10, alpha: float = 3.0, progress: bool = False) -> np.ndarray:
+    """Database-side augmentation: each database vector replaced by the weighted sum of its k
+    nearest database vectors, itself included (weight 1); label-free, computed once offline."""
+    return l2_normalise(_weighted_neighbour_sum(as_features(xb, "database (xb)"), xb, k + 1, alpha, progress))
+
+
+SEARCH_PARAMETER = {"ivf": "nprobe", "pq": "nprobe", "hnsw": "efSearch"}
+DEFAULT_SWEEPS = {"flat": [None], "ivf": [1, 4, 16, 64], "hnsw": [16, 64, 256], "pq": [1, 4, 16, 64]}
+
+
+def compare_indexes(xb, xq, metric: str = "cosine", k: int = 10, sweeps: dict | None = None,
+                    pq_m: int = 16, seed: int = 0) -> list[dict]:
+    """Recall@k against exact search, queries per second and memory of each index (chapter 4).
+
+    `sweeps` maps an index kind to the values of its search parameter (nprobe for ivf and pq,
+    efSearch for hnsw); each kind is built once. Memory is the size of the serialised index.
+    """
+    import faiss
+
+    sweeps = DEFAULT_SWEEPS if sweeps is None else sweeps
+    xb, xq = as_features(xb, "database (xb)"), as_features(xq, "queries (xq)")
+    _, truth = Index(xb, metric).search(xq, k, progress=False)
+    rows = []
+    for kind, values in sweeps.items():
+        started = time.perf_counter()
+        built = Index(xb, metric, kind, pq_m=pq_m, seed=seed)
+        build_s = time.perf_counter() - started
+        nbytes = len(faiss.serialize_index(built.index))
+        for value in values:
+            if value is not None:
+                target = built.index.hnsw if kind == "hnsw" else built.index
+                setattr(target, SEARCH_PARAMETER[kind], value)
+            started = time.perf_counter()
+            _, found = built.search(xq, k, progress=False)
+            search_s = time.perf_counter() - started
+            recall = np.mean([len(np.intersect1d(a, b)) / k for a, b in zip(found, truth)])
+            rows.append({"kind": kind, "parameter": SEARCH_PARAMETER.get(kind), "value": value,
+                         f"recall_at_{k}": float(recall), "qps": len(xq) / search_s,
+                         "bytes_per_vector": nbytes / len(xb), "build_s": build_s})
+    return rows

@@ -69,6 +69,21 @@ class Discriminator(nn.Module):
         return self.head(self.features(x)).view(-1)
 
 
+class Encoder(Discriminator):
+    """The discriminator's architecture with a vector head: image -> code of `out_dim` (chapter 4).
+
+    Used as the autoencoder's encoder and as the encoder that inverts a trained generator.
+    """
+
+    def __init__(self, cfg: DCGANConfig, out_dim: int | None = None):
+        super().__init__(cfg)
+        self.out_dim = out_dim or cfg.nz
+        self.head = nn.Conv2d(self.head.in_channels, self.out_dim, 4, 1, 0)  # out_dim x 1 x 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x)).flatten(1)
+
+
 def init_weights(module: nn.Module) -> None:
     """DCGAN initialisation: conv weights ~ N(0, 0.02); batch-norm scale ~ N(1, 0.02), shift 0."""
     if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):

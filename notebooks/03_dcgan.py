@@ -45,34 +45,23 @@ seed = 0
 
 # %%
 import time
-from dataclasses import dataclass
-
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from IPython.display import Markdown, display
 
-from ganret_lib import data, index, models, quality, runs, train, viz
+from ganret_lib import book, data, index, models, quality, runs, train, viz
 
 
-@dataclass
-class Config:
-    width: int  # ngf = ndf: channels of G's last and D's first hidden layer
-    steps: int  # generator steps (batch 128: 468 steps are one epoch)
-    n_train: int | None  # training images (None: all 60,000)
-    classifier_epochs: int  # epochs of the feature network for the Fréchet distance
-    n_eval: int  # generated (and real) images per quality measurement
-
-
-config = runs.profile_config(profile, {
-    "smoke": Config(width=8, steps=6, n_train=512, classifier_epochs=1, n_eval=256),
-    "quick": Config(width=32, steps=700, n_train=None, classifier_epochs=2, n_eval=5000),
-    "full": Config(width=64, steps=4680, n_train=None, classifier_epochs=5, n_eval=10000),
-})
+# The DCGAN and classifier settings of each profile live in ganret_lib.book, because chapters 4
+# and 5 load the same trained models; this chapter adds its own evaluation sizes.
+settings = runs.profile_config(profile, book.DCGAN)
+n_eval = runs.profile_config(profile, {"smoke": 256, "quick": 5000, "full": 10000})  # images per quality measurement
+model_cfg, train_cfg, n_train = book.dcgan_configs(profile, seed)
 runs.seed_everything(seed)
 plt.rcParams.update({"figure.dpi": 80, "savefig.dpi": 80})
 started = time.time()
-config
+settings
 
 # %% [markdown]
 # ## The architecture, layer by layer
@@ -96,7 +85,6 @@ config
 # sigmoid in a numerically stable way. Follow a batch of 2 through each network:
 
 # %%
-model_cfg = models.DCGANConfig(nz=100, ngf=config.width, ndf=config.width, nc=1, image_size=32)
 G, D = models.build_dcgan(model_cfg, seed=seed)
 
 
@@ -128,10 +116,7 @@ print(f"parameters: G {models.n_parameters(G):,}, D {models.n_parameters(D):,}")
 # %%
 train_images, train_labels = data.load_fashion_mnist("train")
 test_images, test_labels = data.load_fashion_mnist("test")
-subset = data.stratified_subset(train_labels, config.n_train, seed)
-x_train = train.to_gan_images(train_images[subset])
-train_cfg = train.TrainConfig(steps=config.steps, seed=seed, checkpoint_every=max(1, min(250, config.steps)),
-                              sample_every=max(1, config.steps // 4), log_every=max(1, min(25, config.steps // 2)))
+x_train = book.dcgan_training_images(n_train, seed)
 trainer = train.train_or_load(f"dcgan-{profile}", model_cfg, train_cfg, x_train)
 G = trainer.G
 stats = train.read_stats(trainer.run_dir)
@@ -193,7 +178,7 @@ plt.show()
 # generator would be memorising.
 
 # %%
-n_check = min(2000, config.n_eval)
+n_check = min(2000, n_eval)
 with torch.no_grad():
     generated = G(torch.randn(n_check, model_cfg.nz, generator=g))
 train_pixels = x_train.reshape(len(x_train), -1).numpy()
@@ -233,13 +218,11 @@ plt.show()
 # of the real manifold the generated images cover) {cite}`kynkaanniemi2019precision`, with k = 3.
 
 # %%
-classifier = quality.train_classifier(train.to_gan_images(train_images), torch.tensor(train_labels),
-                                      quality.ClassifierConfig(epochs=config.classifier_epochs, seed=seed),
-                                      name=f"fmnist-classifier-{profile}")
+classifier = book.classifier(profile, seed)  # quality.train_classifier with this profile's epochs
 
 # %%
 test_accuracy = quality.accuracy(classifier, test_x, torch.tensor(test_labels))
-n = min(config.n_eval, len(test_x) // 2)
+n = min(n_eval, len(test_x) // 2)
 perm = np.random.default_rng(seed).permutation(len(test_x))
 real_a = quality.features(classifier, test_x[perm[:n]])
 real_b = quality.features(classifier, test_x[perm[n:2 * n]])
@@ -264,7 +247,7 @@ record = runs.write_results(
     "03_dcgan", profile, {"dataset": "Fashion-MNIST", "n_train": len(x_train), "n_eval": n,
                           "n_db": 0, "n_queries": 0, "measure": "FD-FMNIST (not Inception FID)"},
     [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()} for r in rows],
-    seed=seed, wall_s=time.time() - started, config=config,
+    seed=seed, wall_s=time.time() - started, config={**vars(settings), "classifier_epochs": book.CLASSIFIER_EPOCHS[profile], "n_eval": n_eval},
     model=model_cfg.__dict__, training={"steps": trainer.step, "run_dir": trainer.run_dir.name,
                                         "train_s": round(trainer.train_seconds, 1),
                                         "classifier_test_accuracy": round(test_accuracy, 4),

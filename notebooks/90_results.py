@@ -51,7 +51,7 @@ for chapter, chapter_records in sorted(by_chapter.items()):
             f"images, subset: {p.get('subset', 'n/a')}; seed {prov['seed']}, "
             f"{prov['wall_s']:.0f} s on {prov['hardware'].get('gpu') or str(prov['hardware'].get('cpu_count')) + ' CPU cores'}, "
             f"commit `{(prov.get('commit') or 'uncommitted')[:10]}`."))
-        rows = record["rows"]
+        rows = record.get("summary_rows") or record["rows"]  # long records carry a compact summary
         hidden = {"pr_curve", "n_queries", "n_queries_without_relevant", "n_relevant"}
         columns = [k for k in rows[0] if k not in hidden and not k.startswith("r_at_")]
         display(Markdown(viz.results_table(rows, columns=columns)))

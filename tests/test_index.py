@@ -101,3 +101,23 @@ def test_cosine_distances_are_one_minus_similarity():
 def test_bad_input_gives_clear_errors(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_compare_indexes_reports_exact_search_as_perfect():
+    rng = np.random.default_rng(0)
+    xb, xq = rng.normal(size=(2000, 32)).astype(np.float32), rng.normal(size=(50, 32)).astype(np.float32)
+    rows = index.compare_indexes(xb, xq, k=10, sweeps={"flat": [None], "ivf": [1, 178], "pq": [8]}, pq_m=8)
+    assert [r["kind"] for r in rows] == ["flat", "ivf", "ivf", "pq"]
+    assert rows[0]["recall_at_10"] == 1.0 and rows[0]["bytes_per_vector"] >= 32 * 4
+    assert rows[1]["recall_at_10"] < rows[2]["recall_at_10"]  # visiting more cells finds more
+    assert rows[2]["recall_at_10"] == 1.0  # all 4 sqrt(2000) = 178 cells visited: exact
+    assert rows[3]["bytes_per_vector"] < 32 * 4 / 2  # 8 one-byte codes plus the list ids
+
+
+def test_inner_product_metric_ranks_by_scaled_similarity():
+    xb = np.array([[1.0, 0.0], [0.0, 3.0], [0.0, 1.0]], np.float32)  # cosine would tie items 1 and 2
+    xq = np.array([[0.6, 0.8]], np.float32)
+    D, I = index.Index(xb, metric="ip").search(xq, 3, progress=False)
+    assert I[0].tolist() == [1, 2, 0] and np.allclose(D[0], [-2.4, -0.8, -0.6])  # q.b = 2.4, 0.8, 0.6
+    per_query = index.evaluate_exact(xq, np.array([1]), xb, np.array([0, 1, 0]), metric="ip", progress=False)
+    np.testing.assert_allclose(per_query["ap_all"], [1.0])

@@ -1,0 +1,82 @@
+"""Networks that map images to codes (chapter 4): a convolutional autoencoder trained without an
+adversary (the control for GAN features) and an encoder that inverts a trained DCGAN generator.
+
+Both encoders have the DCGAN discriminator's architecture (`models.Encoder`), so their features
+can be compared layer for layer with the discriminator's. Training goes through `fit.fit_or_load`:
+resumable, checkpointed under runs/.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import torch
+import torch.nn.functional as F
+
+from .fit import FitConfig, Fitter, fit_or_load
+from .models import DCGANConfig, Encoder, Generator, init_weights
+
+
+def _initialised(module: torch.nn.Module, seed: int) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    module.apply(init_weights)
+    return module
+
+
+def train_autoencoder(name: str, model_cfg: DCGANConfig, fit_cfg: FitConfig, images: torch.Tensor,
+                      lr: float = 1e-3, progress: bool = True) -> Fitter:
+    """Encoder (discriminator architecture) + decoder (generator architecture), mean squared error.
+
+    The same two architectures as the DCGAN, trained on the same images with no adversary.
+    Returns the Fitter: `.modules["encoder"]`, `.modules["decoder"]`, `.run_dir`.
+    """
+    torch.manual_seed(fit_cfg.seed)
+    encoder = _initialised(Encoder(model_cfg), fit_cfg.seed)
+    decoder = _initialised(Generator(model_cfg), fit_cfg.seed + 1)
+    opt = torch.optim.Adam([*encoder.parameters(), *decoder.parameters()], lr=lr)
+
+    def step(_, idx, __):
+        x = images[idx]
+        loss = F.mse_loss(decoder(encoder(x)), x)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return {"mse": loss.detach()}
+
+    return fit_or_load(name, {"encoder": encoder, "decoder": decoder}, {"adam": opt}, step, len(images), fit_cfg,
+                       {"model": asdict(model_cfg), "lr": lr, "kind": "autoencoder"}, progress=progress)
+
+
+def train_inversion_encoder(name: str, generator: Generator, model_cfg: DCGANConfig, fit_cfg: FitConfig,
+                            images: torch.Tensor, generator_id: str, image_weight: float = 1.0,
+                            lr: float = 2e-4, progress: bool = True) -> Fitter:
+    """An encoder E with G(E(x)) close to x, for a trained generator G that stays frozen.
+
+    Loss per step: ||E(G(z)) - z||^2 on fresh generated samples (E learns G's own latent map)
+    + image_weight * ||G(E(x)) - x||^2 on real images (E lands where G draws the real image).
+    `generator_id` names the generator (e.g. its run directory) so that another G retrains E.
+    Returns the Fitter: `.modules["encoder"]`, `.run_dir`.
+    """
+    encoder = _initialised(Encoder(model_cfg), fit_cfg.seed)
+    opt = torch.optim.Adam(encoder.parameters(), lr=lr, betas=(0.5, 0.999))
+    generator.eval()
+
+    def step(_, idx, g):
+        x = images[idx]
+        z = torch.randn(len(x), model_cfg.nz, generator=g)
+        with torch.no_grad():
+            fake = generator(z)
+        latent_loss = F.mse_loss(encoder(fake), z)
+        image_loss = F.mse_loss(generator(encoder(x)), x)
+        loss = latent_loss + image_weight * image_loss
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return {"latent_mse": latent_loss.detach(), "image_mse": image_loss.detach()}
+
+    generator.requires_grad_(False)  # gradients pass through G to E; G's weights stay as trained
+    try:
+        return fit_or_load(name, {"encoder": encoder}, {"adam": opt}, step, len(images), fit_cfg,
+                    {"model": asdict(model_cfg), "lr": lr, "image_weight": image_weight,
+                     "generator": generator_id, "kind": "inversion"}, progress=progress)
+    finally:
+        generator.requires_grad_(True)

@@ -1,0 +1,69 @@
+import numpy as np
+import pytest
+import torch
+
+from ganret_lib import afa, fit, quality, runs
+
+
+@pytest.fixture(autouse=True)
+def deterministic():
+    runs.seed_everything(0, threads=1)
+
+
+def test_network_shapes():
+    x = torch.rand(3, 1, 32, 32) * 2 - 1
+    assert afa.UNetCleaner(8)(x).shape == (3, 1, 32, 32)
+    assert afa.PatchDiscriminator(8)(x).shape == (3, 1, 8, 8)
+
+
+def test_fusion_scores_are_weighted_cosines():
+    rng = np.random.default_rng(0)
+    a, b, c, d = (rng.normal(size=(1, 5)) for _ in range(4))
+    cos = lambda u, v: (u @ v.T).item() / np.linalg.norm(u) / np.linalg.norm(v)
+    q, x = afa.fuse(a, b, 0.3), afa.fuse(c, d, 0.3)
+    assert np.isclose((q @ x.T).item(), 0.3 * cos(a, c) + 0.7 * cos(b, d), atol=1e-6)
+    p, r = np.array([[0.9, 0.1]]), np.array([[0.2, 0.8]])
+    s = afa.with_decision(q, p, 0.25) @ afa.with_decision(x, r, 0.25).T
+    assert np.isclose(s.item(), 0.75 * (q @ x.T).item() + 0.25 * (0.9 * 0.2 + 0.1 * 0.8), atol=1e-6)
+    with pytest.raises(ValueError, match="fusion weight"):
+        afa.fuse(a, b, 1.5)
+
+
+def test_restore_keeps_uint8_images():
+    images = (np.random.default_rng(0).random((4, 28, 28)) * 255).astype(np.uint8)
+    out = afa.restore(afa.UNetCleaner(8), images)
+    assert out.shape == (4, 28, 28) and out.dtype == np.uint8
+    feats, post = afa.features_and_posteriors(quality.SmallCNN(16), out)
+    assert feats.shape == (4, 16) and np.allclose(post.sum(1), 1, atol=1e-5)
+
+
+@pytest.mark.parametrize("adv_weight", [1.0, 0.0])
+def test_cleaner_trains_without_touching_the_classifier(tmp_path, monkeypatch, adv_weight):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "_toc.yml").write_text("root: x\n")
+    classifier = quality.SmallCNN(16)
+    before = {k: v.clone() for k, v in classifier.state_dict().items()}
+    images = (np.random.default_rng(0).random((32, 28, 28)) * 255).astype(np.uint8)
+    cfg = afa.CleanerConfig(width=4, adv_weight=adv_weight)
+    fitter = afa.train_cleaner("cleaner", classifier, images, cfg, fit.FitConfig(steps=3, batch_size=8),
+                               classifier_id="test", progress=False)
+    assert fitter.step == 3
+    assert all(torch.equal(before[k], v) for k, v in classifier.state_dict().items())
+    assert all(p.requires_grad for p in classifier.parameters())
+    stats = (fitter.run_dir / "stats.jsonl").read_text()
+    assert ("d_loss" in stats) == (adv_weight > 0)
+
+
+def test_query_and_database_descriptors_line_up():
+    images = (np.random.default_rng(1).random((6, 28, 28)) * 255).astype(np.uint8)
+    F = quality.SmallCNN(16).eval()
+    f_db, p_db = afa.features_and_posteriors(F, images)
+    db = afa.database_descriptors(f_db, p_db, 0.5, 0.5)
+    queries = afa.query_descriptors(F, {"": afa.UNetCleaner(4), " (no adversary)": afa.UNetCleaner(4)}, images, 0.5, 0.5)
+    assert len(queries) == 8
+    for method, (q, key, metric) in queries.items():
+        assert q.shape[1] == db[key].shape[1], method
+    # a clean query against its own clean database copy: the F-half of the fused score is 1
+    np.testing.assert_allclose(np.diag(afa.fuse(f_db, f_db, 1.0) @ db["fused"].T), np.sqrt(0.5), rtol=1e-5)
+    filtered = afa.median_filter(np.pad(np.full((1, 3, 3), 200, np.uint8), ((0, 0), (1, 1), (1, 1))))
+    assert filtered[0, 2, 2] == 200 and filtered[0, 0, 0] == 0

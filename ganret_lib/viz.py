@@ -33,12 +33,12 @@ def retrieval_gallery(query_images, query_labels, db_images, db_labels, I, k: in
     fig, axes = plt.subplots(nq, k + 1, figsize=((k + 1) * 0.8, nq * 0.85), squeeze=False)
     for q in range(nq):
         row = axes[q]
-        row[0].imshow(query_images[q], cmap="gray_r")
+        row[0].imshow(query_images[q], cmap="gray_r", interpolation="nearest")
         label = class_names[query_labels[q]] if class_names else str(query_labels[q])
         row[0].set_title(label, fontsize=6)
         for j in range(k):
             idx = I[q, j]
-            row[j + 1].imshow(db_images[idx], cmap="gray_r")
+            row[j + 1].imshow(db_images[idx], cmap="gray_r", interpolation="nearest")
             color = CORRECT if db_labels[idx] == query_labels[q] else WRONG
             for spine in row[j + 1].spines.values():
                 spine.set(color=color, linewidth=2.5)
@@ -90,13 +90,13 @@ def method_gallery(query_images, query_labels, db_images, db_labels, results: di
     for q in range(nq):
         for m, method in enumerate(methods):
             row = axes[q * len(methods) + m]
-            row[0].imshow(query_images[q], cmap="gray_r")
+            row[0].imshow(query_images[q], cmap="gray_r", interpolation="nearest")
             label = class_names[query_labels[q]] if class_names else str(query_labels[q])
             row[0].set_ylabel(method, fontsize=6, rotation=0, ha="right", va="center")
             if m == 0:
                 row[0].set_title(f"query: {label}", fontsize=6)
             for j, idx in enumerate(results[method][q][:k]):
-                row[j + 1].imshow(db_images[idx], cmap="gray_r")
+                row[j + 1].imshow(db_images[idx], cmap="gray_r", interpolation="nearest")
                 color = CORRECT if db_labels[idx] == query_labels[q] else WRONG
                 for spine in row[j + 1].spines.values():
                     spine.set(color=color, linewidth=2)
@@ -131,3 +131,19 @@ def afa_diagram():
     ax.text(0.2, 0.3, "training of G: L = adv (patch D) + 100 L1(G(x~), x) + 10 (1 - cos(F(G(x~)), F(x))); "
             "F frozen, no labels", fontsize=7)
     return fig
+
+
+def record_table(chapter: str, profile: str = "full", rows: str = "rows", limit: int | None = None) -> str:
+    """A committed results record's table as Markdown, under a line with its protocol and commit;
+    if the record does not exist, the line that says how to produce it."""
+    from .runs import read_results
+
+    try:
+        record = read_results(chapter, profile)
+    except FileNotFoundError as missing:
+        return f"*{missing}*"
+    shown = record[rows][:limit]
+    columns = [c for c in shown[0] if c != "pr_curve" and not c.startswith(("r_at_", "n_"))]
+    p, commit = record["protocol"], record["provenance"].get("commit") or "uncommitted"
+    return (f"{profile} profile: {p.get('n_queries')} queries, {p.get('n_db')} database images, "
+            f"commit `{commit[:10]}`\n\n" + results_table(shown, columns=columns))

@@ -206,8 +206,10 @@ for network, (tag, stack) in networks.items():
 # $$\min_E\; \mathbb E_z \lVert E(G(z)) - z \rVert^2 \;+\; \mathbb E_x \lVert G(E(x)) - x \rVert^2 ,$$
 #
 # the first term on fresh generated images (where the true code is known), the second on real
-# images (where it is not, but $G(E(x))$ should look like $x$). Chapter 5's query variants reuse
-# this encoder. Both trainings are resumable and cached under `runs/`.
+# images (where it is not, but $G(E(x))$ should look like $x$). GAN inversion is what the
+# source's second use of GANs, generated query variants, starts from:
+# `encoders.train_inversion_encoder` provides it. Both trainings are resumable and cached under
+# `runs/`.
 
 # %%
 x_train = book.dcgan_training_images(book.DCGAN[profile].n_train, seed)
@@ -283,14 +285,34 @@ viz.pr_curves({r["method"]: r["pr_curve"] for r in rows if r["method"] in shown_
 plt.show()
 
 # %% [markdown]
-# **What the table says.** Read it from the controls up. The random discriminator already matches
-# or beats raw pixels: the architecture with max-pooled layers is a good descriptor before any
-# training. Adversarial training adds a few points of mAP@all on top; whether it beats the
-# autoencoder of the same size trained without an adversary is the fair test of "GAN features",
-# and the table above answers it for this profile; the full-profile answer is on the results
-# page. The 100-d codes of both encoders are poor descriptors: a code that must reconstruct (or
-# regenerate) every pixel spends its dimensions on appearance, not on category. Label-free
-# re-ranking adds a little to every descriptor, so it does not change the order.
+# The comparisons that the chapter's question turns on, computed from the rows above:
+
+# %%
+m = {r["method"]: r["map_all"] for r in rows}
+label_free = {r["method"]: r["map_all"] for r in rows if r["label_free"]}
+best = max(label_free, key=label_free.get)
+# NBVAL_CHECK_OUTPUT
+print(f"adversarial training, over the random discriminator: "
+      f"{m['GAN features (trained D)'] - m['random D (same architecture)']:+.3f} mAP@all")
+print(f"GAN features minus the autoencoder of the same size:  "
+      f"{m['GAN features (trained D)'] - m['autoencoder, pooled layers']:+.3f}")
+print(f"GAN features minus PCA of pixels:                     "
+      f"{m['GAN features (trained D)'] - m[f'PCA-{config.pca_dim} of pixels']:+.3f}")
+print(f"best label-free descriptor: {best}, mAP@all {label_free[best]:.3f} (the chapter's goal: 0.60)")
+
+# %% [markdown]
+# **What the table says.** Read it from the controls up. The random discriminator is already
+# about as good as raw pixels: the architecture with max-pooled layers is a reasonable
+# descriptor before any training. Adversarial training moves it up by the amount printed above.
+# The fair test of "GAN features" is the autoencoder with the same encoder architecture, trained
+# on the same images for the same number of steps without an adversary, and on this profile it
+# is the autoencoder that wins: reconstructing every image is at least as good a teacher of
+# garment shape as telling real garments from generated ones. (The full-profile rows, with a
+# wider DCGAN trained for ten epochs, are on the results page; the comparison there is the one
+# to quote.) The inversion encoder's 100-d code is the weakest descriptor in the table: it is
+# trained to reproduce the generator's latent map, which is not organised by category. Label-free
+# re-ranking adds a few points to every descriptor it is applied to, without changing their
+# order. No label-free descriptor here reaches the chapter's goal of 0.60 mAP@all.
 #
 # The supervised classifier is far ahead, and the comparison flatters it twice: it was trained
 # with exactly the labels that define relevance here, and a same-class protocol rewards a
@@ -301,11 +323,11 @@ plt.show()
 # %% [markdown]
 # ## The same queries, side by side
 #
-# One query per class for five classes, and the top 8 results of four descriptors (green: same
+# One query for each of three classes, and the top 8 results of four descriptors (green: same
 # class, red: another class).
 
 # %%
-gallery_queries = np.array([int(np.flatnonzero(split.yq == c)[0]) for c in (0, 2, 4, 6, 8)])
+gallery_queries = np.array([int(np.flatnonzero(split.yq == c)[0]) for c in (0, 4, 8)])
 gallery = {}
 for name, short in [("raw pixels", "pixels"), ("autoencoder, pooled layers", "autoencoder"),
                     ("GAN features (trained D)", "GAN features"), ("classifier features (labels)", "classifier")]:
@@ -377,13 +399,16 @@ for n in (60_000, 1_000_000, 100_000_000):
 # %% [markdown]
 # **What to pick.** At **60 thousand** images, exact search (flat) is the answer: it is fast
 # enough on a laptop, needs no training and has recall 1 by definition. At **1 million**, flat
-# search costs about 17 times more per query than here; HNSW gives recall near 1 at a fraction of
+# search costs about 17 times more per query than at 60 thousand; HNSW gives recall near 1 at a fraction of
 # that cost, and its memory (vectors plus graph, as printed above) still fits in RAM; IVF-flat is
 # the alternative when memory is tighter or the index must be rebuilt often. At **100 million**,
 # full-precision vectors no longer fit in one machine's RAM (the flat line above), and IVF-PQ,
 # which stores each vector as a few bytes of codes, is the standard choice: recall is bought back
-# by visiting more lists and re-ranking the shortlist with exact distances. The exact numbers
-# depend on the data and the machine; the shape of the trade-off does not.
+# by re-ranking a shortlist with exact distances, read from disk or from a second, finer
+# index. The figure shows why that re-ranking is needed: IVF-PQ's recall stops growing with
+# `nprobe` at the level set by the quantisation error of its 16-byte codes, however many lists
+# are visited. The exact numbers depend on the data and the machine; the shape of the trade-off
+# does not.
 
 # %% [markdown]
 # ## Recording the results
@@ -398,15 +423,25 @@ record = runs.write_results(
 print("wrote", record.relative_to(runs.project_root()))
 
 # %% [markdown]
+# ## The full profile
+#
+# The same table in the full profile (60,000 database images, 10,000 queries, the ten-epoch
+# DCGAN of width 64 and an autoencoder of the same size trained as long), read from its
+# committed results record:
+
+# %% tags=["hide-input"]
+display(Markdown(viz.record_table("04_gan_features", limit=12)))
+
+# %% [markdown]
 # ## Summary
 #
 # - A DCGAN discriminator's layers, max-pooled to 4×4 and concatenated, make a usable retrieval
 #   descriptor; global average pooling does not.
 # - Most of that descriptor's quality comes from the architecture: a random discriminator is
 #   already as good as pixels. The honest measure of what the GAN adds is the gap to the random
-#   network and to the autoencoder of the same size, both in the table.
-# - Encoder codes (autoencoder or GAN inversion) are weak descriptors; the encoder is kept for
-#   inversion in chapter 5.
+#   network and to the autoencoder of the same size, both in the table; an autoencoder trained
+#   without an adversary is at least as good a feature learner here.
+# - The inversion encoder's code is a weak descriptor; its use is inversion ($G(E(x))$ above).
 # - Label-free re-ranking adds a little to every descriptor; labels add a lot, which is why the
 #   classifier is an upper reference and not a baseline.
 # - At 60 thousand images use exact search; HNSW or IVF at millions; IVF-PQ at hundreds of

@@ -71,7 +71,7 @@ class Config:
 config = runs.profile_config(profile, {
     "smoke": Config(n_db=1000, n_queries=200, width=4, steps=4, severities=(2,)),
     "quick": Config(n_db=20000, n_queries=2000, width=16, steps=400),
-    "full": Config(n_db=None, n_queries=None, width=32, steps=2500),
+    "full": Config(n_db=None, n_queries=None, width=32, steps=1000),
 })
 runs.seed_everything(seed)
 plt.rcParams.update({"figure.dpi": 80, "savefig.dpi": 80})
@@ -329,30 +329,51 @@ plt.show()
 # %% [markdown]
 # ## What the measurements say
 #
-# Read the medium-severity table from the floor up. On the seen degradations, F on $G$'s
-# output recovers most of the distance between the degraded floor and the clean ceiling, and
-# far more than the median filter, which helps a little against noise and hurts on blur and
-# occlusion (it removes detail the classifier needs). On the held-out degradations the cleaner
-# still helps where the damage resembles what it saw (low resolution looks like blur), and
-# helps little or not at all where it does not.
+# The goal set for the method: on the seen degradations at medium severity, recover at least
+# 90 % of the clean-query mAP@all. Measured against the matching ceiling (F alone for the
+# descriptors, F + decision for the rows with the decision):
+
+# %%
+decision_ceiling = clean_rows[1]["map_all"]
+# NBVAL_CHECK_OUTPUT
+for kind in degrade.KINDS:
+    cleaned = medium["F on G(x~)", kind]["map_all"] / ceiling
+    full = medium["fused + decision", kind]["map_all"] / decision_ceiling
+    adversary = medium["F on G(x~)", kind]["map_all"] - medium["F on G(x~) (no adversary)", kind]["map_all"]
+    print(f"{kind:9s} ({'seen' if kind in degrade.SEEN else 'held out'}): F on G(x~) {cleaned:.0%} of clean, "
+          f"fused + decision {full:.0%} of clean + decision; adversary adds {adversary:+.3f} mAP@all")
+
+# %% [markdown]
+# Read the medium-severity table from the floor up.
 #
-# **Fusion**: the $w$ study shows that adding the degraded query's own features
-# ($w > 0$) does not help when the degradation is strong enough to mislead F; the cleaned
-# features alone ($w = 0$) are best or close to it. The source's intuition that the original
-# query carries complementary information is not borne out at these severities.
+# **The cleaner.** F on $G$'s output recovers most of the gap between the degraded floor and the
+# clean ceiling for noise and blur; for occlusion the floor is already high (a grey square hides
+# little of a garment from F) and $G$, which fills the square only faintly (see the triplets),
+# adds nothing. Whether the 90 % goal is met is printed above, per degradation; the full profile
+# (a wider cleaner trained longer, on the results page) is the run to quote. The median filter,
+# the classical restoration baseline, helps against noise only and hurts everywhere else: it
+# removes detail that F needs. On the held-out degradations, $G$ generalises where the damage
+# resembles what it was trained on (low resolution looks like blur) and not where it does not
+# (contrast loss, JPEG blocks).
 #
-# **Decision**: adding the classifier's posteriors raises mAP@all above even the clean-query
-# ceiling of F alone. That is the label-based protocol at work: the posteriors are a direct
-# estimate of the class, which is exactly what relevance means here. Compare the decision rows
-# with the clean-query-with-decision ceiling, not with F's.
+# **Fusion.** The $w$ study shows that mixing in the degraded query's own features ($w > 0$)
+# lowers mAP@all for noise and blur, where the degradation misleads F; only for occlusion, where
+# $G$ does not help, is $w$ near 1 best. The source's idea that the original query carries
+# complementary information is not borne out at these severities; the concatenation ($w = 0.5$)
+# fixed in advance is a compromise, not an optimum.
 #
-# **The adversary**: the rows marked "(no adversary)" come from a cleaner with the same
-# architecture, data and steps, trained on the reconstruction and feature losses only. Whether
-# the adversarial term helps retrieval is read off by comparing each row with its ablated twin;
-# the adversary's visible effect is on the images (sharper, more garment-like outputs), and its
-# effect on mAP is small either way. The chapter's name for the method keeps "adversarial", but
-# the measurements say most of the gain comes from the reconstruction and feature-consistency
-# training of $G$.
+# **Decision.** Adding the classifier's posteriors raises mAP@all above even the clean-query
+# ceiling of F alone. That is the label-based protocol at work: the posteriors estimate the class,
+# which is exactly what relevance means here. Compare the decision rows with the clean-query
+# ceiling *with* the decision, as the printout does.
+#
+# **The adversary.** The rows marked "(no adversary)" come from a cleaner with the same
+# architecture, data and steps, trained on the reconstruction and feature losses only. Their
+# retrieval numbers are within a few thousandths of the adversarial cleaner's: on this task, the
+# adversarial term does not help retrieval. Its role in pix2pix-style training is to make outputs
+# look sharp and realistic to a human; F, which the feature-consistency loss already consults,
+# does not need that. The method keeps its name, but the measured gain comes from the
+# reconstruction and feature-consistency training of $G$.
 
 # %%
 summary_rows = [{"method": m, "label_free": False, **{k: round(medium[m, k]["map_all"], 4) for k in degrade.KINDS}}
@@ -366,16 +387,26 @@ record = runs.write_results(
 print("wrote", record.relative_to(runs.project_root()))
 
 # %% [markdown]
+# ## The full profile
+#
+# The medium-severity table in the full profile (60,000 database images, 10,000 queries, a
+# wider cleaner trained longer), read from its committed results record:
+
+# %% tags=["hide-input"]
+display(Markdown(viz.record_table("05_afa_svr", rows="summary_rows")))
+
+# %% [markdown]
 # ## Summary
 #
 # - AFA-SVR, made precise: a labelled feature extractor F; a U-Net cleaner G trained with a
 #   patch discriminator, an L1 loss and a feature-consistency loss, without labels; a fused
 #   descriptor $\varphi_w$; a decision term weighted by $\beta$.
-# - On the seen degradations at medium severity, F on the cleaned query is the part that
-#   recovers retrieval; the table gives the fraction of the clean ceiling per degradation.
+# - F on the cleaned query is the part that recovers retrieval, for noise, blur and low
+#   resolution; a median filter does not; occlusion, contrast and JPEG are not helped.
 # - Fusing in the degraded query's features does not help at these severities; the decision
 #   term helps a lot on a same-class protocol, for a reason that is specific to that protocol.
-# - The ablation without the adversary measures what "adversarial" adds: look at the twin rows.
+# - The ablation without the adversary retrieves as well as the full cleaner: the adversarial
+#   loss is not what makes AFA-SVR work here.
 #
 # ## Exercises
 #

@@ -68,7 +68,9 @@ lines = ["| chapter | profile | wall time (s) | hardware | model training (s) |"
 for chapter, chapter_records in sorted(by_chapter.items()):
     for record in chapter_records:
         hw = record["provenance"]["hardware"]
-        trained = record.get("training", {}).get("train_s", "")
+        training = record.get("training", {})  # every model's training time, summed
+        times = [v for k, v in training.items() if k.endswith("train_s")]
+        trained = round(sum(times), 1) if times else ""
         lines.append(f"| {chapter} | {record['profile']} | {record['provenance']['wall_s']:.0f} | "
                      f"{hw.get('gpu') or str(hw.get('cpu_count')) + ' CPU cores'} | {trained} |")
 display(Markdown("\n".join(lines)))

@@ -25,3 +25,15 @@ def test_results_table_rounds_and_marks_label_use():
     table = viz.results_table(rows, digits=2)
     assert table.splitlines() == ["| method | label_free | map_all |", "|---|---|---|",
                                   "| raw | yes | 0.12 |", "| clf | no | 0.90 |"]
+
+
+def test_record_table_reads_a_record_or_says_how_to_make_one(tmp_path, monkeypatch):
+    from ganret_lib import runs
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "_toc.yml").write_text("root: x\n")
+    assert "run the chapter 'demo'" in viz.record_table("demo")
+    rows = [{"method": "a", "label_free": True, "map_all": 0.5, "pr_curve": {}, "r_at_10": 0.1, "n_queries": 3}]
+    runs.write_results("demo", "full", {"n_db": 10, "n_queries": 3}, rows, seed=0, wall_s=1.0)
+    table = viz.record_table("demo")
+    assert "3 queries, 10 database images" in table and "| a | yes | 0.500 |" in table
+    assert "pr_curve" not in table and "r_at_10" not in table

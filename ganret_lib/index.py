@@ -171,7 +171,8 @@ class Index:
         if metric == "cosine":
             xb = l2_normalise(xb)
         faiss_metric = faiss.METRIC_L2 if metric == "l2" else faiss.METRIC_INNER_PRODUCT
-        nlist = nlist or max(1, int(4 * np.sqrt(len(xb))))
+        # 4 sqrt(n) cells, but no more than faiss's k-means can train well (39 points per cell)
+        nlist = nlist or max(1, min(int(4 * np.sqrt(len(xb))), len(xb) // 39))
         if kind == "flat":
             index = faiss.IndexFlat(self.d, faiss_metric)
         elif kind == "hnsw":

@@ -19,7 +19,7 @@ def image_grid(images: np.ndarray, ncols: int = 10, ax=None, title: str | None =
         canvas[1 + r * (h + 1): 1 + r * (h + 1) + h, 1 + c * (w + 1): 1 + c * (w + 1) + w] = img / scale
     if ax is None:
         _, ax = plt.subplots(figsize=(ncols * 0.5, nrows * 0.5))
-    ax.imshow(canvas, cmap="gray_r", vmin=0, vmax=1)
+    ax.imshow(canvas, cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
     ax.set_axis_off()
     if title:
         ax.set_title(title, fontsize=9)

@@ -26,6 +26,16 @@ def image_grid(images: np.ndarray, ncols: int = 10, ax=None, title: str | None =
     return ax
 
 
+def _result_row(row, db_images, db_labels, ids, query_label, linewidth: float) -> None:
+    """Results in row[1:], framed green (same class as the query) or red; no ticks anywhere."""
+    for ax, idx in zip(row[1:], ids):
+        ax.imshow(db_images[idx], cmap="gray_r", interpolation="nearest")
+        for spine in ax.spines.values():
+            spine.set(color=CORRECT if db_labels[idx] == query_label else WRONG, linewidth=linewidth)
+    for ax in row:
+        ax.set_xticks([]), ax.set_yticks([])
+
+
 def retrieval_gallery(query_images, query_labels, db_images, db_labels, I, k: int = 8,
                       class_names=None, title: str | None = None):
     """One row per query: the query, then its top-k results framed green (relevant) or red."""
@@ -36,14 +46,7 @@ def retrieval_gallery(query_images, query_labels, db_images, db_labels, I, k: in
         row[0].imshow(query_images[q], cmap="gray_r", interpolation="nearest")
         label = class_names[query_labels[q]] if class_names else str(query_labels[q])
         row[0].set_title(label, fontsize=6)
-        for j in range(k):
-            idx = I[q, j]
-            row[j + 1].imshow(db_images[idx], cmap="gray_r", interpolation="nearest")
-            color = CORRECT if db_labels[idx] == query_labels[q] else WRONG
-            for spine in row[j + 1].spines.values():
-                spine.set(color=color, linewidth=2.5)
-        for ax in row:
-            ax.set_xticks([]), ax.set_yticks([])
+        _result_row(row, db_images, db_labels, I[q, :k], query_labels[q], linewidth=2.5)
     axes[0, 0].set_ylabel("query", fontsize=7)
     if title:
         fig.suptitle(title, fontsize=9)
@@ -95,13 +98,7 @@ def method_gallery(query_images, query_labels, db_images, db_labels, results: di
             row[0].set_ylabel(method, fontsize=6, rotation=0, ha="right", va="center")
             if m == 0:
                 row[0].set_title(f"query: {label}", fontsize=6)
-            for j, idx in enumerate(results[method][q][:k]):
-                row[j + 1].imshow(db_images[idx], cmap="gray_r", interpolation="nearest")
-                color = CORRECT if db_labels[idx] == query_labels[q] else WRONG
-                for spine in row[j + 1].spines.values():
-                    spine.set(color=color, linewidth=2)
-            for ax in row:
-                ax.set_xticks([]), ax.set_yticks([])
+            _result_row(row, db_images, db_labels, results[method][q][:k], query_labels[q], linewidth=2)
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()

@@ -37,3 +37,13 @@ def test_record_table_reads_a_record_or_says_how_to_make_one(tmp_path, monkeypat
     table = viz.record_table("demo")
     assert "3 queries, 10 database images" in table and "| a | yes | 0.500 |" in table
     assert "pr_curve" not in table and "r_at_10" not in table
+
+
+def test_galleries_frame_relevant_results_green_and_others_red():
+    import matplotlib.colors as mcolors
+    imgs = np.zeros((5, 28, 28), np.uint8)
+    labels = np.array([0, 1, 0, 1, 0])
+    fig = viz.method_gallery(imgs[:1], labels[:1], imgs, labels, {"a": np.array([[2, 1]])}, k=2)
+    row = fig.axes[:3]
+    assert mcolors.to_hex(row[1].spines["top"].get_edgecolor()) == viz.CORRECT
+    assert mcolors.to_hex(row[2].spines["top"].get_edgecolor()) == viz.WRONG

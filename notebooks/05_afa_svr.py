@@ -52,7 +52,7 @@ from dataclasses import dataclass
 import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from ganret_lib import afa, book, data, degrade, fit, index, protocol, runs, train, viz
 

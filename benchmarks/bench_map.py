@@ -19,7 +19,10 @@ import numpy as np
 from sklearn.metrics import average_precision_score
 from tqdm import tqdm
 
-from ganret_lib import data, features, index, runs
+from ganret_lib.core import runs
+from ganret_lib.data import fashion_mnist
+from ganret_lib.methods import descriptors
+from ganret_lib.retrieval import exact
 
 
 def sklearn_scores(keys: np.ndarray, relevant: np.ndarray) -> np.ndarray:
@@ -40,25 +43,25 @@ def main():
     args = parser.parse_args()
     runs.seed_everything(0)
 
-    xb_img, yb = data.load_fashion_mnist("train")
-    xq_img, yq = data.load_fashion_mnist("test")
-    xb, xq = features.raw_pixels(xb_img), features.raw_pixels(xq_img)
-    fb, fq = features.pca(xb, [xb, xq], dim=args.dim)
+    xb_img, yb = fashion_mnist.load_fashion_mnist("train")
+    xq_img, yq = fashion_mnist.load_fashion_mnist("test")
+    xb, xq = descriptors.raw_pixels(xb_img), descriptors.raw_pixels(xq_img)
+    fb, fq = descriptors.pca(xb, [xb, xq], dim=args.dim)
 
     times = []
     for _ in range(args.repeats):
         start = time.perf_counter()
-        ours = index.evaluate_exact(fq, yq, fb, yb, "l2", progress=False)["ap_all"]
+        ours = exact.evaluate_exact(fq, yq, fb, yb, "l2", progress=False)["ap_all"]
         times.append(time.perf_counter() - start)
     ours_s = statistics.median(times)
 
     n = min(args.sklearn_queries, len(fq))
     q64, b64 = fq[:n].astype(np.float64), fb.astype(np.float64)
-    ours64 = index.evaluate_exact(q64, yq[:n], b64, yb, "l2", progress=False, dtype=np.float64)["ap_all"]
+    ours64 = exact.evaluate_exact(q64, yq[:n], b64, yb, "l2", progress=False, dtype=np.float64)["ap_all"]
     theirs, start = [], time.perf_counter()
-    a_ops, b_ops = index.key_operands(q64, b64, "l2")
+    a_ops, b_ops = exact.key_operands(q64, b64, "l2")
     for lo in tqdm(range(0, n, 256), desc="sklearn loop", mininterval=2):
-        keys = index.ranking_keys(a_ops[lo:lo + 256], b_ops)
+        keys = exact.ranking_keys(a_ops[lo:lo + 256], b_ops)
         for i, row in enumerate(keys):
             relevant = yb == yq[lo + i]
             theirs.append(average_precision_score(relevant, sklearn_scores(row, relevant)))

@@ -13,7 +13,9 @@ import time
 
 import torch
 
-from ganret_lib import losses, models, runs, train
+from ganret_lib.core import runs
+from ganret_lib.core.loop import FitConfig
+from ganret_lib.gan import dcgan, losses, models
 
 
 def matmul_flops_per_s(n: int = 2048, repeats: int = 10) -> float:
@@ -49,11 +51,13 @@ def hand_written(cfg, images, batch, channels_last=False):
 
 
 def library_trainer(cfg, images, batch, channels_last=True):
-    """GANTrainer with its logging (every 25 steps) on; checkpoints and samples out of the way."""
-    tcfg = train.TrainConfig(steps=10**6, batch_size=batch, checkpoint_every=10**6, sample_every=10**6,
-                             channels_last=channels_last)
-    trainer = train.GANTrainer(cfg, tcfg, images, tempfile.mkdtemp())
-    return lambda n_steps: trainer.train(until=trainer.step + n_steps, progress=False)
+    """The library's loop with its logging (every 25 steps) and throughput hook on; checkpoints and
+    samples out of the way."""
+    fit_cfg = FitConfig(steps=10**6, batch_size=batch, checkpoint_every=10**6)
+    gan_cfg = dcgan.GANConfig(sample_every=10**6, channels_last=channels_last)
+    fitter = dcgan.dcgan_fitter("bench", cfg, gan_cfg, fit_cfg, images, device="cpu", until=0,
+                                folder=tempfile.mkdtemp(), progress=False)
+    return lambda n_steps: fitter.fit(until=fitter.step + n_steps, progress=False)
 
 
 def images_per_s(run, batch, steps):

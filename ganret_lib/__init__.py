@@ -1,6 +1,12 @@
 """ganret_lib: the library behind the book "GANs for image retrieval".
 
-One module per concern: data (data sets), features (descriptors, cache), index (search and
-exact ranking), metrics (retrieval metrics), viz (figures), runs (seeds, profiles, records).
+Layers, each importing only the ones below it:
+  core       runs and records, the input-keyed cache, the device, the one training loop
+  data       Fashion-MNIST, the image convention, query degradations
+  retrieval  metrics, exact ranking, the faiss index, re-ranking, the protocol
+  gan        DCGAN networks, losses and training, sample quality, toy experiments
+  methods    descriptors, encoders, AFA-SVR
+  zoo        the trained models that chapters share
+  viz        generic figures
 """
-__version__ = "0.1.0"
+__version__ = "0.2.0"

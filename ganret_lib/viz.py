@@ -1,4 +1,5 @@
-"""Figures used across chapters: image grids, retrieval galleries, precision-recall curves."""
+"""Generic figures used across chapters: image grids, retrieval galleries, precision-recall
+curves, results tables. Chapter-specific figures live with their method."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -89,7 +90,8 @@ def method_gallery(query_images, query_labels, db_images, db_labels, results: di
     """For each query, one row per method (results[method] = top-k ids, one row per query)."""
     methods = list(results)
     nq = len(query_images)
-    fig, axes = plt.subplots(nq * len(methods), k + 1, figsize=((k + 1) * 0.75, nq * len(methods) * 0.78), squeeze=False)
+    size = ((k + 1) * 0.75, nq * len(methods) * 0.78)
+    fig, axes = plt.subplots(nq * len(methods), k + 1, figsize=size, squeeze=False)
     for q in range(nq):
         for m, method in enumerate(methods):
             row = axes[q * len(methods) + m]
@@ -105,35 +107,10 @@ def method_gallery(query_images, query_labels, db_images, db_labels, results: di
     return fig
 
 
-def afa_diagram():
-    """The AFA-SVR pipeline of chapter 5 as a block diagram (retrieval path, and G's training)."""
-    fig, ax = plt.subplots(figsize=(8.5, 3.2))
-    ax.set(xlim=(0, 17), ylim=(0, 6.4))
-    ax.set_axis_off()
-    boxes = {
-        "q": (0.2, 4.2, "degraded\nquery x~"), "G": (3.0, 4.2, "G\n(U-Net cleaner)"), "Gq": (6.0, 4.2, "G(x~)"),
-        "F1": (3.0, 2.2, "F (CNN)"), "F2": (8.6, 4.2, "F (CNN)"), "fuse": (11.2, 3.2, "fuse\n[sqrt(w) f; sqrt(1-w) f_G]"),
-        "post": (11.2, 1.2, "posteriors p\n(F's head)"), "score": (14.6, 2.2, "score\n(1-b) phi.phi + b p.p"),
-        "D": (6.0, 5.6, "patch D (training only)"),
-    }
-    for key, (x, y, text) in boxes.items():
-        style = dict(boxstyle="round,pad=0.3", fc="#fde0c5" if key in ("G", "D") else "#dbe9f6",
-                     ec="#666", ls="--" if key == "D" else "-")
-        ax.text(x, y, text, fontsize=7, ha="left", va="center", bbox=style)
-    arrows = [((1.5, 4.2), (2.9, 4.2)), ((4.9, 4.2), (5.9, 4.2)), ((7.0, 4.2), (8.5, 4.2)), ((1.0, 3.8), (2.9, 2.3)),
-              ((9.8, 4.1), (11.1, 3.4)), ((4.4, 2.2), (11.1, 3.0)), ((4.4, 2.1), (11.1, 1.3)), ((9.8, 4.0), (11.1, 1.5)),
-              ((14.0, 3.1), (14.5, 2.4)), ((13.4, 1.3), (14.5, 2.0)), ((6.5, 4.5), (6.6, 5.3))]
-    for start, end in arrows:
-        ax.annotate("", xy=end, xytext=start, arrowprops=dict(arrowstyle="->", color="#444", lw=0.9))
-    ax.text(0.2, 0.3, "training of G: L = adv (patch D) + 100 L1(G(x~), x) + 10 (1 - cos(F(G(x~)), F(x))); "
-            "F frozen, no labels", fontsize=7)
-    return fig
-
-
 def record_table(chapter: str, profile: str = "full", rows: str = "rows", limit: int | None = None) -> str:
     """A committed results record's table as Markdown, under a line with its protocol and commit;
     if the record does not exist, the line that says how to produce it."""
-    from .runs import read_results
+    from .core.runs import read_results
 
     try:
         record = read_results(chapter, profile)

@@ -2,7 +2,10 @@ import numpy as np
 import pytest
 import torch
 
-from ganret_lib import afa, fit, quality, runs
+from ganret_lib.core import runs
+from ganret_lib.core.loop import FitConfig
+from ganret_lib.gan import quality
+from ganret_lib.methods import afa
 
 
 @pytest.fixture(autouse=True)
@@ -19,7 +22,9 @@ def test_network_shapes():
 def test_fusion_scores_are_weighted_cosines():
     rng = np.random.default_rng(0)
     a, b, c, d = (rng.normal(size=(1, 5)) for _ in range(4))
-    cos = lambda u, v: (u @ v.T).item() / np.linalg.norm(u) / np.linalg.norm(v)
+    def cos(u, v):
+        return (u @ v.T).item() / np.linalg.norm(u) / np.linalg.norm(v)
+
     q, x = afa.fuse(a, b, 0.3), afa.fuse(c, d, 0.3)
     assert np.isclose((q @ x.T).item(), 0.3 * cos(a, c) + 0.7 * cos(b, d), atol=1e-6)
     p, r = np.array([[0.9, 0.1]]), np.array([[0.2, 0.8]])
@@ -45,7 +50,7 @@ def test_cleaner_trains_without_touching_the_classifier(tmp_path, monkeypatch, a
     before = {k: v.clone() for k, v in classifier.state_dict().items()}
     images = (np.random.default_rng(0).random((32, 28, 28)) * 255).astype(np.uint8)
     cfg = afa.CleanerConfig(width=4, adv_weight=adv_weight)
-    fitter = afa.train_cleaner("cleaner", classifier, images, cfg, fit.FitConfig(steps=3, batch_size=8),
+    fitter = afa.train_cleaner("cleaner", classifier, images, cfg, FitConfig(steps=3, batch_size=8),
                                classifier_id="test", progress=False)
     assert fitter.step == 3
     assert all(torch.equal(before[k], v) for k, v in classifier.state_dict().items())
@@ -59,9 +64,10 @@ def test_query_and_database_descriptors_line_up():
     F = quality.SmallCNN(16).eval()
     f_db, p_db = afa.features_and_posteriors(F, images)
     db = afa.database_descriptors(f_db, p_db, 0.5, 0.5)
-    queries = afa.query_descriptors(F, {"": afa.UNetCleaner(4), " (no adversary)": afa.UNetCleaner(4)}, images, 0.5, 0.5)
+    cleaners = {"": afa.UNetCleaner(4), " (no adversary)": afa.UNetCleaner(4)}
+    queries = afa.query_descriptors(F, cleaners, images, 0.5, 0.5)
     assert len(queries) == 8
-    for method, (q, key, metric) in queries.items():
+    for method, (q, key, _) in queries.items():
         assert q.shape[1] == db[key].shape[1], method
     # a clean query against its own clean database copy: the F-half of the fused score is 1
     np.testing.assert_allclose(np.diag(afa.fuse(f_db, f_db, 1.0) @ db["fused"].T), np.sqrt(0.5), rtol=1e-5)

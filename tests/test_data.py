@@ -3,7 +3,7 @@ import gzip
 import numpy as np
 import pytest
 
-from ganret_lib import data
+from ganret_lib.data import fashion_mnist as data
 
 
 @pytest.fixture

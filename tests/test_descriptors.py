@@ -5,7 +5,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ganret_lib import descriptors, encoders, fit, index, models, runs
+from ganret_lib.core import runs
+from ganret_lib.core.loop import FitConfig
+from ganret_lib.gan import models
+from ganret_lib.methods import descriptors, encoders
+from ganret_lib.retrieval import rerank
 
 CFG = models.DCGANConfig(nz=8, ngf=4, ndf=4, nc=1, image_size=32)
 
@@ -47,7 +51,7 @@ def test_combine_normalises_each_layer():
 
 def test_bad_inputs_give_clear_errors():
     _, D = models.build_dcgan(CFG)
-    with pytest.raises(ValueError, match="to_gan_images"):
+    with pytest.raises(ValueError, match="to_gan"):
         descriptors.layer_features(D.features, np.zeros((2, 1, 32, 32), np.uint8))
     with pytest.raises(ValueError, match="unknown pooling"):
         descriptors.layer_features(D.features, images(), "median")
@@ -62,14 +66,14 @@ def test_query_expansion_hand_computed():
     xb = np.array([[1.0, 0.0], [0.0, 1.0]], np.float32)
     xq = np.array([[0.6, 0.8]], np.float32)
     expected = np.array([0.6, 0.8 + 0.8]) / np.hypot(0.6, 1.6)  # q + 0.8^1 * b1
-    np.testing.assert_allclose(index.query_expansion(xq, xb, k=1, alpha=1), [expected], rtol=1e-6)
+    np.testing.assert_allclose(rerank.query_expansion(xq, xb, k=1, alpha=1), [expected], rtol=1e-6)
     expected = np.array([0.6, 0.8 + 0.64]) / np.hypot(0.6, 1.44)  # alpha = 2 weights by 0.8^2
-    np.testing.assert_allclose(index.query_expansion(xq, xb, k=1, alpha=2), [expected], rtol=1e-6)
+    np.testing.assert_allclose(rerank.query_expansion(xq, xb, k=1, alpha=2), [expected], rtol=1e-6)
 
 
 def test_database_augmentation_hand_computed():
     xb = np.array([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]], np.float32)
-    out = index.database_augmentation(xb, k=1, alpha=1)
+    out = rerank.database_augmentation(xb, k=1, alpha=1)
     expected = np.array([1 + 0.36, 0.48]) / np.hypot(1.36, 0.48)  # itself + 0.6 * its neighbour
     np.testing.assert_allclose(out[0], expected, rtol=1e-6)
     np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1, rtol=1e-6)
@@ -78,7 +82,7 @@ def test_database_augmentation_hand_computed():
 def test_autoencoder_learns_and_loads(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "_toc.yml").write_text("root: x\n")
-    cfg = fit.FitConfig(steps=30, batch_size=8, checkpoint_every=10, log_every=10)
+    cfg = FitConfig(steps=30, batch_size=8, checkpoint_every=10, log_every=10)
     x = images(64)
     encoder = encoders.train_autoencoder("ae", CFG, cfg, x, progress=False).modules["encoder"]
     stats = [line for line in next(tmp_path.glob("runs/ae-*")).joinpath("stats.jsonl").read_text().splitlines()]
@@ -92,7 +96,7 @@ def test_inversion_encoder_leaves_the_generator_unchanged(tmp_path, monkeypatch)
     (tmp_path / "_toc.yml").write_text("root: x\n")
     G, _ = models.build_dcgan(CFG)
     before = {k: v.clone() for k, v in G.state_dict().items()}
-    cfg = fit.FitConfig(steps=40, batch_size=8, checkpoint_every=20, log_every=20)
+    cfg = FitConfig(steps=40, batch_size=8, checkpoint_every=20, log_every=20)
     z = torch.randn(64, CFG.nz)
     with torch.no_grad():
         x = G.eval()(z)  # images G can draw exactly
@@ -101,3 +105,98 @@ def test_inversion_encoder_leaves_the_generator_unchanged(tmp_path, monkeypatch)
     assert all(p.requires_grad for p in G.parameters())
     first, last = [line for line in next(tmp_path.glob("runs/inv-*")).joinpath("stats.jsonl").read_text().splitlines()]
     assert json.loads(last)["latent_mse"] < json.loads(first)["latent_mse"]
+
+
+def test_raw_pixels_shape_and_range():
+    images = np.array([[[0, 255], [128, 0]]] * 3, dtype=np.uint8)
+    x = descriptors.raw_pixels(images)
+    assert x.shape == (3, 4) and x.dtype == np.float32
+    assert x.min() == 0.0 and x.max() == 1.0
+
+
+def test_raw_pixels_rejects_floats_and_flat_input():
+    with pytest.raises(ValueError, match="uint8"):
+        descriptors.raw_pixels(np.zeros((2, 4, 4), dtype=np.float32))
+    with pytest.raises(ValueError, match="shape"):
+        descriptors.raw_pixels(np.zeros((2, 16), dtype=np.uint8))
+
+
+def test_pca_dimensions_and_error():
+    rng = np.random.default_rng(0)
+    xb, xq = rng.random((50, 10)), rng.random((5, 10))
+    pb, pq = descriptors.pca(xb, [xb, xq], dim=3)
+    assert pb.shape == (50, 3) and pq.shape == (5, 3)
+    with pytest.raises(ValueError, match="between 1 and 10"):
+        descriptors.pca(xb, [xb], dim=11)
+
+
+def stored_images(n=30, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, (n, 28, 28)).astype(np.uint8)
+
+
+def every_descriptor():
+    _, D = models.build_dcgan(CFG)
+    from ganret_lib.gan.quality import SmallCNN
+    return {
+        "pixels": descriptors.Pixels(),
+        "pca of pixels": descriptors.PCA(descriptors.Pixels(), 5, seed=0),
+        "whitened pca": descriptors.PCA(descriptors.Pixels(), 4, whiten=True),
+        "pooled layers + pca": descriptors.PCA(descriptors.PooledLayers(D.features, CFG, layers=[1, 2]), 6),
+        "pooled layers, avg": descriptors.PooledLayers(D.features, CFG, pool="avg"),
+        "encoder code": descriptors.EncoderCode(models.Encoder(CFG), CFG),
+        "classifier features": descriptors.ClassifierFeatures(SmallCNN(16).eval()),
+    }
+
+
+@pytest.mark.parametrize("name", list(every_descriptor()))
+def test_descriptor_save_load_round_trip_gives_the_same_vectors(tmp_path, name):
+    descriptor = every_descriptor()[name]
+    db, queries = stored_images(), stored_images(7, seed=1)
+    before = descriptor.fit(db).transform(queries)
+    path = descriptor.save(tmp_path / "d.pt")
+    loaded = descriptors.load(path)
+    assert type(loaded) is type(descriptor) and loaded.identity == descriptor.identity
+    np.testing.assert_array_equal(loaded.transform(queries), before)
+    assert before.dtype == np.float32 and len(before) == 7
+
+
+def test_pca_object_matches_scikit_learn_exactly():
+    from sklearn.decomposition import PCA
+
+    x = descriptors.raw_pixels(stored_images(40))
+    for whiten in (False, True):
+        ours = descriptors.PCA(descriptors.Pixels(), 6, whiten=whiten).fit_transform(stored_images(40))
+        theirs = PCA(6, whiten=whiten, random_state=0).fit(x).transform(x).astype(np.float32)
+        np.testing.assert_array_equal(ours, theirs)
+
+
+def test_gan_features_object_equals_the_chapter_4_recipe():
+    _, D = models.build_dcgan(CFG)
+    db, queries = stored_images(40), stored_images(9, seed=2)
+    def pooled(stored):
+        return descriptors.combine(descriptors.layer_features(D.features, images_of(stored), progress=False))
+
+    by_hand = descriptors.pca(pooled(db), [pooled(queries)], 8)[0]
+    obj = descriptors.PCA(descriptors.PooledLayers(D.features, CFG), 8).fit(db)
+    np.testing.assert_array_equal(obj.transform(queries), by_hand)
+
+
+def images_of(stored):
+    from ganret_lib.data import images as im
+    return im.to_gan(stored)
+
+
+def test_unfitted_descriptors_and_bad_files_give_clear_errors(tmp_path):
+    unfitted = descriptors.PCA(descriptors.Pixels(), 3)
+    with pytest.raises(RuntimeError, match="call fit"):
+        unfitted.transform(stored_images(2))
+    with pytest.raises(RuntimeError, match="call fit"):
+        unfitted.save(tmp_path / "x.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a descriptor")
+    with pytest.raises(descriptors.DescriptorFileError, match="not a saved descriptor"):
+        descriptors.load(tmp_path / "junk.pt")
+    torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pt")  # a torch file, but not ours
+    with pytest.raises(descriptors.DescriptorFileError, match="not a saved descriptor"):
+        descriptors.load(tmp_path / "other.pt")
+    with pytest.raises(descriptors.DescriptorFileError, match="no descriptor file"):
+        descriptors.load(tmp_path / "missing.pt")

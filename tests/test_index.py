@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score
 
-from ganret_lib import index, metrics
+from ganret_lib.retrieval import exact, index, metrics
 
 
 def clustered(n, d=8, classes=4, seed=0):
@@ -16,9 +16,9 @@ def clustered(n, d=8, classes=4, seed=0):
 def test_exact_ranking_agrees_with_sklearn(metric):
     xb, yb = clustered(1500)
     xq, yq = clustered(40, seed=1)
-    ours = index.evaluate_exact(xq, yq, xb, yb, metric, progress=False)["ap_all"]
-    q, b = index._check_pair(xq, xb, metric)
-    dist = index.ranking_keys(*index.key_operands(q, b, metric))  # the same float32 keys
+    ours = exact.evaluate_exact(xq, yq, xb, yb, metric, progress=False)["ap_all"]
+    q, b = exact._check_pair(xq, xb, metric)
+    dist = exact.ranking_keys(*exact.key_operands(q, b, metric))  # the same float32 keys
     # sklearn scores tied items together; compare where no distance repeats (all but a few rows)
     untied = [i for i in range(len(xq)) if len(np.unique(dist[i])) == len(xb)]
     assert len(untied) >= 30
@@ -30,17 +30,17 @@ def test_ties_rank_non_relevant_first_whatever_the_order():
     xq, yq = np.zeros((1, 1)), np.array([0])
     xb = np.array([[1.0], [1.0], [2.0]])
     for yb in (np.array([0, 1, 0]), np.array([1, 0, 0])):  # the tied pair in both orders
-        ap = index.evaluate_exact(xq, yq, xb, yb, progress=False)["ap_all"][0]
+        ap = exact.evaluate_exact(xq, yq, xb, yb, progress=False)["ap_all"][0]
         assert ap == pytest.approx((1 / 2 + 2 / 3) / 2)  # relevant at ranks 2 and 3
 
 
 def test_self_match_excluded_by_id_not_by_position():
     xb, yb = clustered(600)
     ids = np.arange(0, 600, 50)
-    with_self = index.evaluate_exact(xb[ids], yb[ids], xb, yb, query_ids=ids, progress=False)
+    with_self = exact.evaluate_exact(xb[ids], yb[ids], xb, yb, query_ids=ids, progress=False)
     for j, i in enumerate(ids):
         keep = np.arange(len(xb)) != i
-        alone = index.evaluate_exact(xb[[i]], yb[[i]], xb[keep], yb[keep], progress=False)
+        alone = exact.evaluate_exact(xb[[i]], yb[[i]], xb[keep], yb[keep], progress=False)
         assert with_self["ap_all"][j] == pytest.approx(alone["ap_all"][0])
         assert with_self["n_relevant"][j] == alone["n_relevant"][0]
 
@@ -48,25 +48,25 @@ def test_self_match_excluded_by_id_not_by_position():
 def test_results_come_back_in_query_order():
     xb, yb = clustered(500)
     xq, yq = clustered(30, seed=2)
-    full = index.evaluate_exact(xq, yq, xb, yb, progress=False)["ap_all"]
-    one_by_one = [index.evaluate_exact(xq[[i]], yq[[i]], xb, yb, progress=False)["ap_all"][0] for i in range(30)]
+    full = exact.evaluate_exact(xq, yq, xb, yb, progress=False)["ap_all"]
+    one_by_one = [exact.evaluate_exact(xq[[i]], yq[[i]], xb, yb, progress=False)["ap_all"][0] for i in range(30)]
     np.testing.assert_allclose(full, one_by_one)
 
 
 def test_query_label_absent_from_database():
     xb, yb = clustered(100, classes=2)
-    per_query = index.evaluate_exact(xb[:2], np.array([7, yb[1]]), xb, yb, progress=False)
+    per_query = exact.evaluate_exact(xb[:2], np.array([7, yb[1]]), xb, yb, progress=False)
     assert np.isnan(per_query["ap_all"][0]) and per_query["n_relevant"][0] == 0
     assert metrics.summarize(per_query)["n_queries_without_relevant"] == 1
 
 
 def test_flat_index_matches_brute_force_and_excludes_self():
     xb, _ = clustered(300)
-    D, I = index.Index(xb).search(xb[:20], 5, progress=False)
+    D, I = index.Index.build(xb).search(xb[:20], 5, progress=False)
     brute = np.argsort(((xb[:20, None] - xb[None]) ** 2).sum(-1), axis=1)[:, :5]
     np.testing.assert_array_equal(I, brute)
     assert (np.diff(D, axis=1) >= 0).all()
-    D2, I2 = index.Index(xb).search(xb[:20], 5, exclude_ids=np.arange(20), progress=False)
+    D2, I2 = index.Index.build(xb).search(xb[:20], 5, exclude_ids=np.arange(20), progress=False)
     assert not (I2 == np.arange(20)[:, None]).any()
     np.testing.assert_array_equal(I2[:, :4], I[:, 1:])  # the self match was rank 0
 
@@ -74,29 +74,30 @@ def test_flat_index_matches_brute_force_and_excludes_self():
 @pytest.mark.parametrize("kind", ["ivf", "hnsw", "pq"])
 def test_approximate_indexes_find_most_true_neighbours(kind):
     xb, _ = clustered(2000, d=16)
-    _, exact = index.Index(xb).search(xb[:50], 10, progress=False)
-    _, approx = index.Index(xb, kind=kind, nlist=16, nprobe=4).search(xb[:50], 10, progress=False)
+    _, exact = index.Index.build(xb).search(xb[:50], 10, progress=False)
+    _, approx = index.Index.build(xb, kind=kind, nlist=16, nprobe=4).search(xb[:50], 10, progress=False)
     recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact)])
     assert recall > (0.3 if kind == "pq" else 0.8)
 
 
 def test_cosine_distances_are_one_minus_similarity():
     xb = np.array([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]])
-    D, I = index.Index(xb, metric="cosine").search(np.array([[3.0, 0.0]]), 3, progress=False)
+    D, I = index.Index.build(xb, metric="cosine").search(np.array([[3.0, 0.0]]), 3, progress=False)
     np.testing.assert_array_equal(I[0], [0, 2, 1])
     np.testing.assert_allclose(D[0], [0.0, 1 - np.sqrt(0.5), 1.0], atol=1e-6)
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda: index.Index(np.zeros((0, 4))), "empty"),
-    (lambda: index.Index(np.zeros((5, 4))).search(np.zeros((1, 4)), 6, progress=False), "k=6"),
-    (lambda: index.Index(np.zeros((5, 4))).search(np.zeros((1, 4)), 5, exclude_ids=[0], progress=False), "one excluded"),
-    (lambda: index.Index(np.zeros((5, 4))).search(np.zeros((1, 3)), 1, progress=False), "dimensions"),
-    (lambda: index.Index(np.zeros((5, 4, 4))), "2-D"),
-    (lambda: index.Index(np.full((5, 4), np.nan)), "NaN"),
-    (lambda: index.Index(np.zeros((5, 4)), kind="lsh"), "unknown index kind"),
-    (lambda: index.evaluate_exact(np.zeros((2, 3)), [0, 1], np.zeros((4, 3)), [0, 1, 0], progress=False), "labels"),
-    (lambda: index.evaluate_exact(np.zeros((2, 3)), [0, 1], np.zeros((4, 3)), [0] * 4, metric="dot"), "unknown metric"),
+    (lambda: index.Index.build(np.zeros((0, 4))), "empty"),
+    (lambda: index.Index.build(np.zeros((5, 4))).search(np.zeros((1, 4)), 6, progress=False), "k=6"),
+    (lambda: index.Index.build(np.zeros((5, 4))).search(np.zeros((1, 4)), 5, exclude_ids=[0], progress=False),
+     "one excluded"),
+    (lambda: index.Index.build(np.zeros((5, 4))).search(np.zeros((1, 3)), 1, progress=False), "dimensions"),
+    (lambda: index.Index.build(np.zeros((5, 4, 4))), "2-D"),
+    (lambda: index.Index.build(np.full((5, 4), np.nan)), "NaN"),
+    (lambda: index.Index.build(np.zeros((5, 4)), kind="lsh"), "unknown index kind"),
+    (lambda: exact.evaluate_exact(np.zeros((2, 3)), [0, 1], np.zeros((4, 3)), [0, 1, 0], progress=False), "labels"),
+    (lambda: exact.evaluate_exact(np.zeros((2, 3)), [0, 1], np.zeros((4, 3)), [0] * 4, metric="dot"), "unknown metric"),
 ])
 def test_bad_input_gives_clear_errors(call, message):
     with pytest.raises(ValueError, match=message):
@@ -117,7 +118,45 @@ def test_compare_indexes_reports_exact_search_as_perfect():
 def test_inner_product_metric_ranks_by_scaled_similarity():
     xb = np.array([[1.0, 0.0], [0.0, 3.0], [0.0, 1.0]], np.float32)  # cosine would tie items 1 and 2
     xq = np.array([[0.6, 0.8]], np.float32)
-    D, I = index.Index(xb, metric="ip").search(xq, 3, progress=False)
+    D, I = index.Index.build(xb, metric="ip").search(xq, 3, progress=False)
     assert I[0].tolist() == [1, 2, 0] and np.allclose(D[0], [-2.4, -0.8, -0.6])  # q.b = 2.4, 0.8, 0.6
-    per_query = index.evaluate_exact(xq, np.array([1]), xb, np.array([0, 1, 0]), metric="ip", progress=False)
+    per_query = exact.evaluate_exact(xq, np.array([1]), xb, np.array([0, 1, 0]), metric="ip", progress=False)
     np.testing.assert_allclose(per_query["ap_all"], [1.0])
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw", "ivf", "pq"])
+def test_index_save_load_gives_the_same_results_and_keeps_ids(tmp_path, kind):
+    xb = np.random.default_rng(5).normal(size=(400, 16)).astype(np.float32)
+    ids = np.arange(400) * 10 + 7  # the caller's ids, not positions
+    built = index.Index(16, "cosine", kind, nlist=8, nprobe=8, pq_m=4).train(xb).add(xb, ids)
+    D, I = built.search(xb[:25], 5, progress=False)
+    assert set(I.ravel()) <= set(ids)
+    path = built.save(tmp_path / "x.index", descriptor="pca-abc")
+    loaded = index.Index.load(path, descriptor="pca-abc")
+    D2, I2 = loaded.search(xb[:25], 5, progress=False)
+    np.testing.assert_array_equal(I, I2)
+    np.testing.assert_array_equal(D, D2)
+    assert loaded.ntotal == 400 and loaded.kind == kind and loaded.metric == "cosine"
+    _, own = loaded.search(xb[:5], 1, exclude_ids=ids[:5], progress=False)
+    assert not np.any(own[:, 0] == ids[:5])  # excluded by the caller's id
+
+
+def test_index_lifecycle_and_file_errors(tmp_path):
+    xb = np.random.default_rng(0).normal(size=(200, 8)).astype(np.float32)
+    ivf = index.Index(8, kind="ivf", nlist=4)
+    with pytest.raises(RuntimeError, match="must be trained"):
+        ivf.add(xb)
+    flat = index.Index.build(xb)
+    flat.add(xb[:3])  # ids continue after the first 200
+    assert flat.ntotal == 203 and flat.ids[-1] == 202
+    path = flat.save(tmp_path / "flat.index", descriptor="pixels-1")
+    with pytest.raises(index.IndexFileError, match="built with descriptor 'pixels-1'"):
+        index.Index.load(path, descriptor="pca-2")
+    (tmp_path / "junk.index").write_bytes(b"this is not an index")
+    with pytest.raises(index.IndexFileError, match="not a saved ganret index"):
+        index.Index.load(tmp_path / "junk.index")
+    np.savez(tmp_path / "other.npz", a=np.zeros(3))
+    with pytest.raises(index.IndexFileError, match="not a saved ganret index"):
+        index.Index.load(tmp_path / "other.npz")
+    with pytest.raises(index.IndexFileError, match="no index file"):
+        index.Index.load(tmp_path / "missing.index")

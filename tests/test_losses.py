@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from ganret_lib import losses
+from ganret_lib.gan import losses
 
 
 def test_losses_match_closed_forms():
@@ -42,7 +42,7 @@ def test_unknown_loss():
 
 
 def test_toy_gan_learns_a_1d_gaussian_and_is_deterministic():
-    from ganret_lib import toy
+    from ganret_lib.gan import toy
 
     def real(n, g):
         return 1.0 + 0.5 * torch.randn(n, 1, generator=g)
@@ -59,7 +59,7 @@ def test_toy_gan_learns_a_1d_gaussian_and_is_deterministic():
 def test_js_divergence_closed_forms():
     import numpy as np
 
-    from ganret_lib import toy
+    from ganret_lib.gan import toy
 
     x = np.linspace(-10, 10, 20001)
     dx = x[1] - x[0]

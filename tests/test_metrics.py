@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score
 
-from ganret_lib import metrics
+from ganret_lib.retrieval import metrics
 
 
 def test_hand_computed_fixture():

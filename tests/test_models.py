@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from ganret_lib import models
+from ganret_lib.gan import models
 
 
 @pytest.mark.parametrize("size, nc", [(32, 1), (64, 3)])

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from ganret_lib import quality
+from ganret_lib.gan import quality
 
 
 def test_frechet_distance_closed_forms():
@@ -35,8 +35,22 @@ def test_classifier_shapes_and_training_runs(tmp_path, monkeypatch):
     x = torch.rand(256, 1, 32, 32) * 2 - 1
     y = torch.randint(0, 10, (256,))
     cfg = quality.ClassifierConfig(epochs=1, batch_size=64, dim=16)
-    model = quality.train_classifier(x, y, cfg, progress=False)
-    assert quality.features(model, x[:10]).shape == (10, 16)
-    again = quality.train_classifier(x, y, cfg, progress=False)  # loaded, not retrained
-    assert torch.equal(again.head.weight, model.head.weight)
+    first = quality.train_classifier("clf", x, y, cfg, device="cpu", progress=False)
+    model = first.modules["classifier"]
+    assert first.step == 4 and quality.features(model, x[:10]).shape == (10, 16)
+    again = quality.train_classifier("clf", x, y, cfg, progress=False)  # loaded, not retrained
+    assert again.run_dir == first.run_dir
+    assert torch.equal(again.modules["classifier"].head.weight, model.head.weight)
     assert 0 <= quality.accuracy(model, x, y) <= 1
+
+
+def test_classifier_batch_order_is_sequential_draws_from_one_generator():
+    perms = quality.sequential_permutations(10, seed=3)
+    g = torch.Generator().manual_seed(3)
+    first, second = torch.randperm(10, generator=g), torch.randperm(10, generator=g)
+    assert torch.equal(perms(0), first) and torch.equal(perms(1), second)
+
+
+def test_classifier_takes_channels_and_size_from_its_arguments():
+    model = quality.SmallCNN(dim=8, channels=3, image_size=64, n_classes=4)
+    assert model(torch.zeros(2, 3, 64, 64)).shape == (2, 4)

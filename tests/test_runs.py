@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from ganret_lib import runs
+from ganret_lib.core import runs
 
 
 def test_unknown_profile_lists_the_choices():

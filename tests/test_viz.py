@@ -28,7 +28,7 @@ def test_results_table_rounds_and_marks_label_use():
 
 
 def test_record_table_reads_a_record_or_says_how_to_make_one(tmp_path, monkeypatch):
-    from ganret_lib import runs
+    from ganret_lib.core import runs
     monkeypatch.chdir(tmp_path)
     (tmp_path / "_toc.yml").write_text("root: x\n")
     assert "run the chapter 'demo'" in viz.record_table("demo")

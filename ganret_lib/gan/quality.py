@@ -7,28 +7,30 @@ feature space are not comparable with published FID values, only with each other
 """
 from __future__ import annotations
 
-import io
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 from scipy import linalg
 from torch import nn
-from tqdm import tqdm
 
-from .runs import atomic_write_bytes, run_dir
+from ..core.device import map_batches, resolve_device
+from ..core.loop import FitConfig, Fitter, fit_or_load
 
 
 class SmallCNN(nn.Module):
-    """1 x 32 x 32 -> 32 x 16 x 16 -> 64 x 8 x 8 -> 128 x 4 x 4 -> features (dim) -> 10 logits."""
+    """C x S x S -> 32 x S/2 -> 64 x S/4 -> 128 x S/8 -> features (dim) -> class logits."""
 
-    def __init__(self, dim: int = 128):
+    def __init__(self, dim: int = 128, channels: int = 1, image_size: int = 32, n_classes: int = 10):
         super().__init__()
+        self.config = {"dim": dim, "channels": channels, "image_size": image_size, "n_classes": n_classes}
+
         def block(c_in, c_out):
             return [nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU(True), nn.MaxPool2d(2)]
-        self.body = nn.Sequential(*block(1, 32), *block(32, 64), *block(64, 128), nn.Flatten(),
-                                  nn.Linear(128 * 4 * 4, dim), nn.ReLU(True))
-        self.head = nn.Linear(dim, 10)
+        side = image_size // 8
+        self.body = nn.Sequential(*block(channels, 32), *block(32, 64), *block(64, 128), nn.Flatten(),
+                                  nn.Linear(128 * side * side, dim), nn.ReLU(True))
+        self.head = nn.Linear(dim, n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.body(x))
@@ -43,49 +45,52 @@ class ClassifierConfig:
     seed: int = 0
 
 
-def train_classifier(images: torch.Tensor, labels: torch.Tensor, cfg: ClassifierConfig,
-                     name: str = "classifier", progress: bool = True) -> SmallCNN:
-    """Train (or load from runs/<name>-...) the feature network; images in [-1, 1], (N, 1, 32, 32)."""
-    path = run_dir(name, asdict(cfg) | {"n": len(images)}) / "classifier.pt"
-    model = SmallCNN(cfg.dim)
-    if path.exists():
-        try:
-            model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-            return model.eval()
-        except Exception as exc:
-            raise RuntimeError(f"{path} is not a readable classifier checkpoint ({exc}); delete it to retrain") from exc
+def sequential_permutations(n_items: int, seed: int):
+    """Epoch e's order = the (e+1)-th permutation drawn from one generator seeded by `seed`: the
+    classifier's historical batch order, kept so that its numbers in the book stay identical."""
+    def permutation(epoch: int) -> torch.Tensor:
+        g = torch.Generator().manual_seed(seed)
+        for _ in range(epoch):
+            torch.randperm(n_items, generator=g)
+        return torch.randperm(n_items, generator=g)
+    return permutation
+
+
+def train_classifier(name: str, images: torch.Tensor, labels: torch.Tensor, cfg: ClassifierConfig,
+                     device="auto", progress: bool = True) -> Fitter:
+    """Train (or load from runs/<name>-...) the classifier on gan-form images (N, C, S, S) with
+    labels. `.modules["classifier"]`, `.run_dir`."""
+    device = resolve_device(device)
     torch.manual_seed(cfg.seed)
-    model = SmallCNN(cfg.dim)
+    model = SmallCNN(cfg.dim, images.shape[1], images.shape[-1], int(labels.max()) + 1).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    g = torch.Generator().manual_seed(cfg.seed)
-    steps = cfg.epochs * (len(images) // cfg.batch_size)
-    model.train()
-    for step in tqdm(range(steps), desc="classifier training", disable=not progress, mininterval=2):
-        if step % (len(images) // cfg.batch_size) == 0:
-            order = torch.randperm(len(images), generator=g)
-        k = step % (len(images) // cfg.batch_size)
-        idx = order[k * cfg.batch_size:(k + 1) * cfg.batch_size]
+    images, labels = images.to(device), labels.to(device)
+
+    def step(_, idx, __):
+        idx = idx.to(device)
         loss = nn.functional.cross_entropy(model(images[idx]), labels[idx])
-        opt.zero_grad()
+        opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-    buffer = io.BytesIO()
-    torch.save(model.state_dict(), buffer)
-    atomic_write_bytes(path, buffer.getvalue())
-    return model.eval()
+        return {"loss": loss.detach()}
+
+    per_epoch = len(images) // cfg.batch_size
+    fit_cfg = FitConfig(steps=cfg.epochs * per_epoch, batch_size=cfg.batch_size, log_every=50, seed=cfg.seed)
+    configs = {"classifier": asdict(cfg), "shape": list(images.shape[1:])}
+    return fit_or_load(name, {"classifier": model}, {"adam": opt}, step, len(images), fit_cfg, configs,
+                       progress=progress, permutation=sequential_permutations(len(images), cfg.seed))
 
 
-@torch.no_grad()
-def features(model: SmallCNN, images: torch.Tensor, batch_size: int = 1000) -> np.ndarray:
-    """Penultimate-layer features (N, dim) of images in [-1, 1]."""
-    model.eval()
-    return torch.cat([model.body(images[i:i + batch_size]) for i in range(0, len(images), batch_size)]).numpy()
+def features(model: SmallCNN, images: torch.Tensor, batch_size: int = 1000, device="auto") -> np.ndarray:
+    """Penultimate-layer features (N, dim) of gan-form images."""
+    model.eval().to(resolve_device(device))
+    return map_batches(model.body, images, batch_size, device).numpy()
 
 
-@torch.no_grad()
-def accuracy(model: SmallCNN, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000) -> float:
-    model.eval()
-    preds = torch.cat([model(images[i:i + batch_size]).argmax(1) for i in range(0, len(images), batch_size)])
+def accuracy(model: SmallCNN, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000,
+             device="auto") -> float:
+    model.eval().to(resolve_device(device))
+    preds = map_batches(lambda x: model(x).argmax(1), images, batch_size, device)
     return float((preds == labels).float().mean())
 
 

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import data, index, metrics
+from ..data import fashion_mnist
+from . import exact, metrics
 
 
 @dataclass
@@ -19,28 +20,32 @@ class Split:
     yb: np.ndarray
     xq: np.ndarray  # uint8 (n_queries, 28, 28)
     yq: np.ndarray
-    db_ids: np.ndarray  # indices into the 60,000 training images
-    query_ids: np.ndarray  # indices into the 10,000 test images
+    db_ids: np.ndarray  # indices into the training split
+    query_ids: np.ndarray  # indices into the test split
+    dataset: str = "Fashion-MNIST"
+    split_sizes: tuple[int, int] = (60000, 10000)  # (training, test) images the subsets come from
 
     def describe(self) -> dict:
-        return {"dataset": "Fashion-MNIST", "database": "train split", "queries": "test split",
+        whole = (len(self.yb), len(self.yq)) == tuple(self.split_sizes)
+        return {"dataset": self.dataset, "database": "train split", "queries": "test split",
                 "relevance": "same class", "n_db": len(self.yb), "n_queries": len(self.yq),
-                "subset": "class-balanced, seeded" if len(self.yb) < 60000 or len(self.yq) < 10000 else "none"}
+                "subset": "none" if whole else "class-balanced, seeded"}
 
 
 def load_split(n_db: int | None = None, n_queries: int | None = None, seed: int = 0) -> Split:
     """The protocol's database and queries; None takes the whole split."""
-    xb, yb = data.load_fashion_mnist("train")
-    xq, yq = data.load_fashion_mnist("test")
-    db_ids = data.stratified_subset(yb, n_db, seed)
-    query_ids = data.stratified_subset(yq, n_queries, seed + 1)
-    return Split(xb[db_ids], yb[db_ids], xq[query_ids], yq[query_ids], db_ids, query_ids)
+    xb, yb = fashion_mnist.load_fashion_mnist("train")
+    xq, yq = fashion_mnist.load_fashion_mnist("test")
+    db_ids = fashion_mnist.stratified_subset(yb, n_db, seed)
+    query_ids = fashion_mnist.stratified_subset(yq, n_queries, seed + 1)
+    return Split(xb[db_ids], yb[db_ids], xq[query_ids], yq[query_ids], db_ids, query_ids,
+                 split_sizes=(len(yb), len(yq)))
 
 
 def evaluate(method: str, fq: np.ndarray, fb: np.ndarray, split: Split, metric: str = "l2",
              label_free: bool = True, progress: bool = True, **extra) -> dict:
     """One results row: exact ranking of the whole database for every query, all metrics."""
-    per_query = index.evaluate_exact(fq, split.yq, fb, split.yb, metric=metric, progress=progress)
+    per_query = exact.evaluate_exact(fq, split.yq, fb, split.yb, metric=metric, progress=progress)
     summary = metrics.summarize(per_query)
     return {"method": method, "metric": metric, "label_free": label_free, "dim": int(fb.shape[1]),
             **{k: (round(v, 6) if isinstance(v, float) else v) for k, v in summary.items()}, **extra}

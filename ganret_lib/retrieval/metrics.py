@@ -16,7 +16,7 @@ A query with no relevant item (R = 0) has no AP: its entries are NaN, and `summa
 reports how many such queries there were instead of silently dropping them.
 
 Ties are resolved by the code that produces the ranks; the exact ranker in
-`ganret_lib.index` ranks non-relevant items first among equal distances (a pessimistic,
+`ganret_lib.retrieval.exact` ranks non-relevant items first among equal distances (a pessimistic,
 order-independent rule).
 """
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Realistic query degradations with three severity levels (chapter 5, AFA-SVR).
 
-Every degradation maps float images in [0, 1] of shape (N, 1, H, W) to the same, drawing any
+Every degradation maps unit images (float, [0, 1], (N, C, H, W); see `images`) to the same, drawing any
 randomness from a torch.Generator, so that training (degradations drawn on the fly) and
-evaluation (`degrade_uint8`, seeded per call) are reproducible. Severity 1 is mild, 2 medium,
+evaluation (`degrade_stored`, seeded per call) are reproducible. Severity 1 is mild, 2 medium,
 3 strong; the parameters of each level are in `LEVELS`.
 
 The training of the cleaner sees only `SEEN`; `HELD_OUT` measures whether it generalises.
@@ -14,6 +14,8 @@ import io
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from . import images
 
 LEVELS = {
     "noise": (0.1, 0.2, 0.35),  # std of additive Gaussian noise (image range 0..1), then clipped
@@ -33,8 +35,9 @@ def _check(x: torch.Tensor, kind: str, severity: int) -> None:
         raise ValueError(f"unknown degradation {kind!r}; use one of {KINDS}")
     if severity not in (1, 2, 3):
         raise ValueError(f"severity must be 1 (mild), 2 (medium) or 3 (strong), got {severity}")
-    if x.ndim != 4 or x.shape[1] != 1 or not x.is_floating_point():
-        raise ValueError(f"expected float images (N, 1, H, W) in [0, 1], got {x.dtype} {tuple(x.shape)}")
+    if x.ndim != 4 or not x.is_floating_point():
+        raise ValueError(f"expected unit images (float (N, C, H, W) in [0, 1]), got {x.dtype} {tuple(x.shape)}; "
+                         "convert stored uint8 images with ganret_lib.data.images.to_unit")
 
 
 def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -42,9 +45,10 @@ def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     t = torch.arange(-radius, radius + 1, dtype=x.dtype)
     kernel = torch.exp(-t ** 2 / (2 * sigma ** 2))
     kernel = kernel / kernel.sum()
-    padded = F.pad(x, (radius,) * 4, mode="replicate")
+    n, c, h, w = x.shape
+    padded = F.pad(x.reshape(n * c, 1, h, w), (radius,) * 4, mode="replicate")  # channels apart
     out = F.conv2d(padded, kernel.view(1, 1, 1, -1))  # separable: rows, then columns
-    return F.conv2d(out, kernel.view(1, 1, -1, 1))
+    return F.conv2d(out, kernel.view(1, 1, -1, 1)).reshape(n, c, h, w)
 
 
 def _occlude(x: torch.Tensor, side: int, g: torch.Generator) -> torch.Tensor:
@@ -73,15 +77,15 @@ def _jpeg(x: torch.Tensor, quality: int) -> torch.Tensor:
     from PIL import Image
 
     out = []
-    for img in (x[:, 0].clamp(0, 1) * 255).round().to(torch.uint8).numpy():
+    for img in images.unit_to_stored(x):
         buffer = io.BytesIO()
         Image.fromarray(img).save(buffer, format="JPEG", quality=quality)
-        out.append(np.asarray(Image.open(buffer), dtype=np.float32) / 255.0)
-    return torch.from_numpy(np.stack(out)).unsqueeze(1).to(x.dtype)
+        out.append(np.asarray(Image.open(buffer)))
+    return images.to_unit(np.stack(out)).to(x.dtype)
 
 
 def degrade(x: torch.Tensor, kind: str, severity: int, generator: torch.Generator) -> torch.Tensor:
-    """Degraded copy of float images (N, 1, H, W) in [0, 1]; the result is clipped to [0, 1]."""
+    """Degraded copy of unit images (N, C, H, W); the result is clipped to [0, 1]."""
     _check(x, kind, severity)
     level = LEVELS[kind][severity - 1]
     if kind == "noise":
@@ -99,15 +103,11 @@ def degrade(x: torch.Tensor, kind: str, severity: int, generator: torch.Generato
     return out.clamp(0, 1)
 
 
-def degrade_uint8(images: np.ndarray, kind: str, severity: int, seed: int = 0) -> np.ndarray:
-    """Degrade uint8 images (N, H, W) and store the result as uint8, as a camera or a file would."""
-    images = np.asarray(images)
-    if images.dtype != np.uint8 or images.ndim != 3:
-        raise ValueError(f"expected uint8 images (N, H, W), got {images.dtype} {images.shape}")
-    x = torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1)
+def degrade_stored(stored: np.ndarray, kind: str, severity: int, seed: int = 0) -> np.ndarray:
+    """Degrade stored uint8 images and store the result as uint8, as a camera or a file would."""
+    x = images.to_unit(stored)
     g = torch.Generator().manual_seed(seed * 7919 + KINDS.index(kind) * 31 + severity) if kind in LEVELS else None
-    out = degrade(x, kind, severity, g)
-    return (out[:, 0] * 255).round().to(torch.uint8).numpy()
+    return images.unit_to_stored(degrade(x, kind, severity, g))
 
 
 def random_seen_degradation(x: torch.Tensor, generator: torch.Generator, kinds=SEEN) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""Datasets (chapter 1): Fashion-MNIST from a search path, checked byte for byte.
+"""Fashion-MNIST (chapter 1) from a search path, checked byte for byte.
 
 Where the four IDX files are looked for, in order:
   1. $GANRET_DATA (or $GANRET_DATA/fashion-mnist);
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .runs import project_root
+from ..core.runs import project_root
 
 CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
@@ -71,7 +71,8 @@ def fetch_fashion_mnist(allow_apt: bool = True, allow_download: bool = True) -> 
     tried = []
     if allow_apt and shutil.which("apt-get") and os.geteuid() == 0:
         tried.append("apt-get install dataset-fashion-mnist")
-        cmd = "apt-get install -y -q dataset-fashion-mnist || (apt-get update -q && apt-get install -y -q dataset-fashion-mnist)"
+        install = "apt-get install -y -q dataset-fashion-mnist"
+        cmd = f"{install} || (apt-get update -q && {install})"
         if subprocess.run(["sh", "-c", cmd]).returncode == 0 and _complete(DEBIAN_DIR):
             return DEBIAN_DIR
     if allow_download:

@@ -1,7 +1,7 @@
 """AFA-SVR, adversarial feature augmentation for single-view retrieval, as the book defines it
 (chapter 5).
 
-- F: a CNN trained on clean images with labels (`quality.SmallCNN`, chapter 3's classifier);
+- F: a CNN trained on clean images with labels (`gan.quality.SmallCNN`, chapter 3's classifier);
   `F.body` gives 128-d features, `F.head` the class logits (the "classification decision").
 - G: a U-Net that maps a degraded image to a clean-looking one, trained on synthetic
   (degraded, clean) pairs of the SEEN degradations with three losses: an adversarial loss from
@@ -22,11 +22,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import losses
-from .degrade import SEEN, random_seen_degradation
-from .fit import FitConfig, Fitter, fit_or_load
-from .index import l2_normalise
-from .models import init_weights
+from ..core.device import map_batches, resolve_device
+from ..core.loop import FitConfig, Fitter, fit_or_load
+from ..data import images as im
+from ..data.degrade import SEEN, random_seen_degradation
+from ..gan import losses
+from ..gan.models import init_weights
+from ..retrieval.vectors import l2_normalise
 
 
 def _block(c_in: int, c_out: int) -> list[nn.Module]:
@@ -81,38 +83,31 @@ class CleanerConfig:
     kinds: tuple = SEEN  # degradations drawn in training
 
 
-def to_unit(images: np.ndarray) -> torch.Tensor:
-    """uint8 (N, 28, 28) -> float (N, 1, 28, 28) in [0, 1]."""
-    return torch.from_numpy(np.asarray(images, dtype=np.float32) / 255.0).unsqueeze(1)
-
-
-def unit_to_gan(x: torch.Tensor) -> torch.Tensor:
-    """[0, 1] 28 x 28 -> [-1, 1] 32 x 32, padded with background like `train.to_gan_images`."""
-    return F.pad(x * 2 - 1, (2, 2, 2, 2), value=-1.0)
-
-
 def feature_consistency(classifier: nn.Module, restored: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
     return (1 - F.cosine_similarity(classifier.body(restored), classifier.body(clean), dim=1)).mean()
 
 
 def train_cleaner(name: str, classifier: nn.Module, clean_images: np.ndarray, cfg: CleanerConfig,
-                  fit_cfg: FitConfig, classifier_id: str, progress: bool = True) -> Fitter:
+                  fit_cfg: FitConfig, classifier_id: str, device="auto", progress: bool = True) -> Fitter:
     """Train (or load) G and its patch discriminator on clean uint8 images degraded on the fly.
 
     `classifier` (F) is frozen; `classifier_id` names it so that another F retrains G.
     Returns the Fitter: `.modules["G"]`, `.modules["D"]`, `.run_dir`.
     """
+    device = resolve_device(device)
     torch.manual_seed(fit_cfg.seed)
     G, D = UNetCleaner(cfg.width), PatchDiscriminator(cfg.width)
     D.apply(init_weights)
+    G, D = G.to(device), D.to(device)
     opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
-    clean = to_unit(clean_images)
-    classifier.eval()
+    clean = im.to_unit(clean_images)
+    classifier.eval().to(device)
 
     def step(_, idx, g):
-        x = clean[idx]
-        real, degraded = unit_to_gan(x), unit_to_gan(random_seen_degradation(x, g, cfg.kinds))
+        x = clean[idx]  # degraded on the CPU, where the step's generator draws
+        real = im.unit_to_gan(x).to(device)
+        degraded = im.unit_to_gan(random_seen_degradation(x, g, cfg.kinds)).to(device)
         restored = G(degraded)
         stats = {}
         if cfg.adv_weight > 0:
@@ -123,7 +118,7 @@ def train_cleaner(name: str, classifier: nn.Module, clean_images: np.ndarray, cf
             adv = losses.g_loss(D(restored), "non_saturating")
             stats |= {"d_loss": loss_d.detach(), "adv": adv.detach()}
         else:
-            adv = torch.zeros(())
+            adv = torch.zeros((), device=device)
         rec = F.l1_loss(restored, real)
         feat = feature_consistency(classifier, restored, real)
         loss = cfg.adv_weight * adv + cfg.rec_weight * rec + cfg.feat_weight * feat
@@ -140,22 +135,20 @@ def train_cleaner(name: str, classifier: nn.Module, clean_images: np.ndarray, cf
         classifier.requires_grad_(True)
 
 
-@torch.no_grad()
-def restore(G: nn.Module, images: np.ndarray, batch_size: int = 500) -> np.ndarray:
-    """G applied to uint8 images (N, 28, 28); the result stored as uint8 images again."""
-    G.eval()
-    x = unit_to_gan(to_unit(images))
-    out = torch.cat([G(x[lo:lo + batch_size]) for lo in range(0, len(x), batch_size)])
-    return ((out[:, 0, 2:30, 2:30] + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()
+def restore(G: nn.Module, stored: np.ndarray, batch_size: int = 500, device="auto") -> np.ndarray:
+    """G applied to stored uint8 images; the result stored as uint8 images of the same size."""
+    G.eval().to(resolve_device(device))
+    out = map_batches(G, im.to_gan(stored), batch_size, device)
+    return im.gan_to_stored(out, stored.shape[1:3])
 
 
 @torch.no_grad()
-def features_and_posteriors(classifier: nn.Module, images: np.ndarray, batch_size: int = 1000):
-    """F's 128-d features and class posteriors of uint8 images (N, 28, 28)."""
-    classifier.eval()
-    x = unit_to_gan(to_unit(images))
-    feats = torch.cat([classifier.body(x[lo:lo + batch_size]) for lo in range(0, len(x), batch_size)])
-    return feats.numpy(), torch.softmax(classifier.head(feats), 1).numpy()
+def features_and_posteriors(classifier: nn.Module, stored: np.ndarray, batch_size: int = 1000, device="auto"):
+    """F's 128-d features and class posteriors of stored uint8 images."""
+    classifier.eval().to(resolve_device(device))
+    feats = map_batches(classifier.body, im.to_gan(stored), batch_size, device)
+    logits = classifier.head(feats.to(resolve_device(device))).cpu()
+    return feats.numpy(), torch.softmax(logits, 1).numpy()
 
 
 def fuse(f_original: np.ndarray, f_restored: np.ndarray, w: float) -> np.ndarray:
@@ -163,7 +156,8 @@ def fuse(f_original: np.ndarray, f_restored: np.ndarray, w: float) -> np.ndarray
     w-weighted sums of the two cosine similarities."""
     if not 0 <= w <= 1:
         raise ValueError(f"the fusion weight w must be in [0, 1], got {w}")
-    return np.hstack([np.sqrt(w) * l2_normalise(f_original), np.sqrt(1 - w) * l2_normalise(f_restored)]).astype(np.float32)
+    halves = [np.sqrt(w) * l2_normalise(f_original), np.sqrt(1 - w) * l2_normalise(f_restored)]
+    return np.hstack(halves).astype(np.float32)
 
 
 def with_decision(fused: np.ndarray, posteriors: np.ndarray, beta: float) -> np.ndarray:
@@ -191,19 +185,49 @@ def database_descriptors(f_db: np.ndarray, p_db: np.ndarray, w: float, beta: flo
     return {"F": f_db, "fused": fused, "decision": with_decision(fused, p_db, beta)}
 
 
-def query_descriptors(classifier: nn.Module, cleaners: dict, degraded: np.ndarray, w: float, beta: float) -> dict:
+def query_descriptors(classifier: nn.Module, cleaners: dict, degraded: np.ndarray, w: float, beta: float,
+                      device="auto") -> dict:
     """{method: (query descriptors, database key, metric)} for degraded uint8 queries.
 
     Methods: F on the degraded query; a median filter then F; and, for each cleaner G of
     `cleaners` ({suffix: G}), F on G's output, the fused descriptor, and fused + decision.
     """
-    f_deg, p_deg = features_and_posteriors(classifier, degraded)
-    f_med, _ = features_and_posteriors(classifier, median_filter(degraded))
+    f_deg, p_deg = features_and_posteriors(classifier, degraded, device=device)
+    f_med, _ = features_and_posteriors(classifier, median_filter(degraded), device=device)
     out = {"F on the degraded query": (f_deg, "F", "cosine"), "median filter, then F": (f_med, "F", "cosine")}
     for suffix, G in cleaners.items():
-        f_res, p_res = features_and_posteriors(classifier, restore(G, degraded))
+        f_res, p_res = features_and_posteriors(classifier, restore(G, degraded, device=device), device=device)
         fused = fuse(f_deg, f_res, w)
         out[f"F on G(x~){suffix}"] = (f_res, "F", "cosine")
         out[f"fused{suffix}"] = (fused, "fused", "cosine")
         out[f"fused + decision{suffix}"] = (with_decision(fused, w * p_deg + (1 - w) * p_res, beta), "decision", "ip")
     return out
+
+
+def diagram():
+    """The AFA-SVR pipeline of chapter 5 as a block diagram (retrieval path, and G's training)."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8.5, 3.2))
+    ax.set(xlim=(0, 17), ylim=(0, 6.4))
+    ax.set_axis_off()
+    boxes = {
+        "q": (0.2, 4.2, "degraded\nquery x~"), "G": (3.0, 4.2, "G\n(U-Net cleaner)"),
+        "Gq": (6.0, 4.2, "G(x~)"), "F1": (3.0, 2.2, "F (CNN)"), "F2": (8.6, 4.2, "F (CNN)"),
+        "fuse": (11.2, 3.2, "fuse\n[sqrt(w) f; sqrt(1-w) f_G]"),
+        "post": (11.2, 1.2, "posteriors p\n(F's head)"), "score": (14.6, 2.2, "score\n(1-b) phi.phi + b p.p"),
+        "D": (6.0, 5.6, "patch D (training only)"),
+    }
+    for key, (x, y, text) in boxes.items():
+        style = dict(boxstyle="round,pad=0.3", fc="#fde0c5" if key in ("G", "D") else "#dbe9f6",
+                     ec="#666", ls="--" if key == "D" else "-")
+        ax.text(x, y, text, fontsize=7, ha="left", va="center", bbox=style)
+    arrows = [((1.5, 4.2), (2.9, 4.2)), ((4.9, 4.2), (5.9, 4.2)), ((7.0, 4.2), (8.5, 4.2)),
+              ((1.0, 3.8), (2.9, 2.3)), ((9.8, 4.1), (11.1, 3.4)), ((4.4, 2.2), (11.1, 3.0)),
+              ((4.4, 2.1), (11.1, 1.3)), ((9.8, 4.0), (11.1, 1.5)), ((14.0, 3.1), (14.5, 2.4)),
+              ((13.4, 1.3), (14.5, 2.0)), ((6.5, 4.5), (6.6, 5.3))]
+    for start, end in arrows:
+        ax.annotate("", xy=end, xytext=start, arrowprops=dict(arrowstyle="->", color="#444", lw=0.9))
+    ax.text(0.2, 0.3, "training of G: L = adv (patch D) + 100 L1(G(x~), x) + 10 (1 - cos(F(G(x~)), F(x))); "
+            "F frozen, no labels", fontsize=7)
+    return fig

@@ -2,8 +2,8 @@
 adversary (the control for GAN features) and an encoder that inverts a trained DCGAN generator.
 
 Both encoders have the DCGAN discriminator's architecture (`models.Encoder`), so their features
-can be compared layer for layer with the discriminator's. Training goes through `fit.fit_or_load`:
-resumable, checkpointed under runs/.
+can be compared layer for layer with the discriminator's. Training goes through the library's
+loop (`core.loop.fit_or_load`): resumable, checkpointed under runs/.
 """
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from dataclasses import asdict
 import torch
 import torch.nn.functional as F
 
-from .fit import FitConfig, Fitter, fit_or_load
-from .models import DCGANConfig, Encoder, Generator, init_weights
+from ..core.device import resolve_device
+from ..core.loop import FitConfig, Fitter, fit_or_load
+from ..gan.models import DCGANConfig, Encoder, Generator, init_weights
 
 
 def _initialised(module: torch.nn.Module, seed: int) -> torch.nn.Module:
@@ -23,19 +24,21 @@ def _initialised(module: torch.nn.Module, seed: int) -> torch.nn.Module:
 
 
 def train_autoencoder(name: str, model_cfg: DCGANConfig, fit_cfg: FitConfig, images: torch.Tensor,
-                      lr: float = 1e-3, progress: bool = True) -> Fitter:
+                      lr: float = 1e-3, device="auto", progress: bool = True) -> Fitter:
     """Encoder (discriminator architecture) + decoder (generator architecture), mean squared error.
 
     The same two architectures as the DCGAN, trained on the same images with no adversary.
     Returns the Fitter: `.modules["encoder"]`, `.modules["decoder"]`, `.run_dir`.
     """
+    device = resolve_device(device)
     torch.manual_seed(fit_cfg.seed)
-    encoder = _initialised(Encoder(model_cfg), fit_cfg.seed)
-    decoder = _initialised(Generator(model_cfg), fit_cfg.seed + 1)
+    encoder = _initialised(Encoder(model_cfg), fit_cfg.seed).to(device)
+    decoder = _initialised(Generator(model_cfg), fit_cfg.seed + 1).to(device)
     opt = torch.optim.Adam([*encoder.parameters(), *decoder.parameters()], lr=lr)
+    images = images.to(device)
 
     def step(_, idx, __):
-        x = images[idx]
+        x = images[idx.to(device)]
         loss = F.mse_loss(decoder(encoder(x)), x)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -48,7 +51,7 @@ def train_autoencoder(name: str, model_cfg: DCGANConfig, fit_cfg: FitConfig, ima
 
 def train_inversion_encoder(name: str, generator: Generator, model_cfg: DCGANConfig, fit_cfg: FitConfig,
                             images: torch.Tensor, generator_id: str, image_weight: float = 1.0,
-                            lr: float = 2e-4, progress: bool = True) -> Fitter:
+                            lr: float = 2e-4, device="auto", progress: bool = True) -> Fitter:
     """An encoder E with G(E(x)) close to x, for a trained generator G that stays frozen.
 
     Loss per step: ||E(G(z)) - z||^2 on fresh generated samples (E learns G's own latent map)
@@ -56,13 +59,15 @@ def train_inversion_encoder(name: str, generator: Generator, model_cfg: DCGANCon
     `generator_id` names the generator (e.g. its run directory) so that another G retrains E.
     Returns the Fitter: `.modules["encoder"]`, `.run_dir`.
     """
-    encoder = _initialised(Encoder(model_cfg), fit_cfg.seed)
+    device = resolve_device(device)
+    encoder = _initialised(Encoder(model_cfg), fit_cfg.seed).to(device)
     opt = torch.optim.Adam(encoder.parameters(), lr=lr, betas=(0.5, 0.999))
-    generator.eval()
+    generator.eval().to(device)
+    images = images.to(device)
 
     def step(_, idx, g):
-        x = images[idx]
-        z = torch.randn(len(x), model_cfg.nz, generator=g)
+        x = images[idx.to(device)]
+        z = torch.randn(len(x), model_cfg.nz, generator=g).to(device)
         with torch.no_grad():
             fake = generator(z)
         latent_loss = F.mse_loss(encoder(fake), z)

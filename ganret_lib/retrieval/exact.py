@@ -1,0 +1,129 @@
+"""Exact ranking of the whole database for mAP@all (chapter 1).
+
+Distances: "l2" is the squared Euclidean distance; "cosine" is 1 - cosine similarity
+(vectors are L2-normalised first); "ip" is minus the inner product (for descriptors whose
+scale carries meaning, chapter 5). Smaller is always better.
+"""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from . import metrics
+from .vectors import METRICS, as_features, l2_normalise
+
+
+def _check_pair(xq, xb, metric, dtype=np.float32):
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}; use one of {METRICS}")
+    xq, xb = as_features(xq, "queries (xq)", dtype), as_features(xb, "database (xb)", dtype)
+    if xq.shape[1] != xb.shape[1]:
+        raise ValueError(f"queries have {xq.shape[1]} dimensions but the database has {xb.shape[1]}")
+    if metric == "cosine":
+        xq, xb = l2_normalise(xq), l2_normalise(xb)
+    return xq, xb
+
+
+def key_operands(xq: np.ndarray, xb: np.ndarray, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """(A, B) such that A @ B.T orders each query's database like its distances do.
+
+    l2: [q, 1] . [-2b, ||b||^2] = ||b||^2 - 2 q.b, the squared distance less ||q||^2 (a
+    per-query constant), in one matrix product; cosine: -q.b on normalised vectors; ip: -q.b.
+    Inputs are already validated (and normalised for cosine).
+    """
+    if metric in ("cosine", "ip"):
+        return xq, -xb
+    ones = np.ones((len(xq), 1), dtype=xq.dtype)
+    return np.hstack([xq, ones]), np.hstack([-2 * xb, (xb * xb).sum(1, keepdims=True)])
+
+
+def ranking_keys(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """The (queries x database) ranking keys A @ B.T of `key_operands` (smaller = closer).
+
+    `out` (at least len(a) rows) is reused across batches: fresh 60 MB buffers cost more in
+    page faults than the product itself."""
+    result = None if out is None else torch.from_numpy(out[:len(a)])
+    return torch.mm(torch.from_numpy(a), torch.from_numpy(b).T, out=result).numpy()
+
+
+def _ranks_of_relevant(row: np.ndarray, start: int, stop: int, n_valid: int) -> np.ndarray:
+    """1-based ranks of row[start:stop] (the relevant block) within the whole row.
+
+    Among equal distances, non-relevant items are ranked first. Only the first n_valid
+    sorted relevant distances are real; later ones are excluded items (distance inf).
+    """
+    relevant = np.sort(row[start:stop])
+    ranks = np.full(len(relevant), np.inf)
+    if n_valid == 0:
+        return ranks
+    worst = relevant[n_valid - 1]
+    ahead = np.zeros(n_valid, dtype=np.int64)
+    for part in (row[:start], row[stop:]):
+        part = np.sort(part[part <= worst])  # items past the last relevant one never matter
+        ahead += np.searchsorted(part, relevant[:n_valid], side="right")
+    ranks[:n_valid] = np.arange(1, n_valid + 1) + ahead
+    return ranks
+
+
+def evaluate_exact(xq, yq, xb, yb, metric: str = "l2", query_ids=None, batch_size: int = 256,
+                   threads: int = 2, progress: bool = True, dtype=np.float32,
+                   **metric_kw) -> dict[str, np.ndarray]:
+    """Rank the whole database for every query and return per-query metrics (see metrics.py).
+
+    Relevant = same label. `query_ids[q]` is the database index of query q when queries are
+    drawn from the database (-1 otherwise); that item is removed from q's ranking by id.
+    Exact and deterministic: ties go to the non-relevant item, whatever the database order.
+    Keys are computed in `dtype` (float32; float64 makes ties all but impossible).
+    """
+    xq, xb = _check_pair(xq, xb, metric, dtype)
+    yq, yb = np.asarray(yq), np.asarray(yb)
+    if len(yq) != len(xq) or len(yb) != len(xb):
+        raise ValueError(f"labels and features disagree: {len(xq)} queries with {len(yq)} labels, "
+                         f"{len(xb)} database items with {len(yb)} labels")
+    order = np.argsort(yb, kind="stable")  # group the database by label: relevant = one block
+    xb, yb = xb[order], yb[order]
+    position = np.empty_like(order)
+    position[order] = np.arange(len(order))
+    exclude = np.full(len(xq), -1) if query_ids is None else np.asarray(query_ids)
+    if exclude.shape != (len(xq),):
+        raise ValueError(f"query_ids must have one entry per query ({len(xq)}), got shape {exclude.shape}")
+    exclude = np.where(exclude >= 0, position[np.clip(exclude, 0, None)], -1)
+    xq, xb = key_operands(xq, xb, metric)
+    labels, starts = np.unique(yb, return_index=True)
+    stops = np.append(starts[1:], len(yb))
+    block = {lab: (s, e) for lab, s, e in zip(labels.tolist(), starts, stops)}
+
+    batches, query_order = [], []
+    buffer = np.empty((min(batch_size, len(xq)), len(xb)), dtype=xb.dtype)
+    bar = tqdm(total=len(xq), desc=f"exact ranking ({metric})", disable=not progress, mininterval=1)
+    with ThreadPoolExecutor(threads) as pool:
+        for label in np.unique(yq).tolist():
+            start, stop = block.get(label, (0, 0))
+            members = np.flatnonzero(yq == label)
+            for lo in range(0, len(members), batch_size):
+                q = members[lo:lo + batch_size]
+                dist = ranking_keys(xq[q], xb, out=buffer)
+                ex = exclude[q]
+                rows = np.flatnonzero(ex >= 0)
+                dist[rows, ex[rows]] = np.inf
+                excluded_relevant = (ex >= start) & (ex < stop)
+                n_relevant = (stop - start) - excluded_relevant.astype(int)
+
+                # one share of the batch per thread; pool.map returns before the loop moves on,
+                # so the closure always sees this batch's values
+                def rank_and_score(share):
+                    ranks = np.stack([_ranks_of_relevant(dist[b], start, stop, n_relevant[b])  # noqa: B023
+                                      for b in share])
+                    return metrics.evaluate_ranks(ranks, n_relevant[share], **metric_kw)  # noqa: B023
+
+                shares = [share for share in np.array_split(np.arange(len(q)), threads) if len(share)]
+                batches += pool.map(rank_and_score, shares)
+                query_order += [q[share] for share in shares]
+                bar.update(len(q))
+    bar.close()
+    joined = metrics.concat_batches(batches)
+    back = np.argsort(np.concatenate(query_order))  # restore the caller's query order
+    return {name: values[back] for name, values in joined.items()}

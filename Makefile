@@ -9,7 +9,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 export OMP_WAIT_POLICY := PASSIVE
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: book test data execute build sync check-sync unit nbval smoke full bench clean
+.PHONY: book test data execute build sync check-sync lint unit nbval smoke full bench clean
 
 $(STAMP): requirements.lock pyproject.toml
 	python3 -m venv $(VENV)
@@ -43,8 +43,11 @@ build: $(STAMP)
 	$(BIN)/jupyter-book build -W -n --keep-going -q .
 	$(BIN)/python scripts/check_offline_html.py _build/html
 
-## make test: unit tests, pairing, nbval, smoke runs, offline book build
-test: data
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+## make test: lint, unit tests, pairing, nbval, smoke runs, offline book build
+test: data lint
 	$(BIN)/python -m pytest -q tests
 	$(BIN)/python scripts/check_sync.py
 	$(BIN)/python -m pytest -q --nbval-lax --nbval-current-env -p no:cacheprovider $(NOTEBOOKS)

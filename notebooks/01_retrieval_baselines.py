@@ -30,7 +30,7 @@
 # - how strong raw pixels and PCA already are.
 
 # %% tags=["remove-cell"]
-# On Colab: install the library (Fashion-MNIST then comes through torchvision's download).
+# On Colab: install the library (torchvision then downloads Fashion-MNIST).
 import sys
 
 if "google.colab" in sys.modules:
@@ -38,7 +38,8 @@ if "google.colab" in sys.modules:
     pass
 
 # %% tags=["parameters"]
-profile = "quick"  # "smoke" (seconds), "quick" (default, CPU minutes) or "full" (the headline numbers)
+# "smoke" (seconds), "quick" (the default, CPU minutes) or "full" (headline)
+profile = "quick"
 seed = 0
 
 # %%
@@ -49,9 +50,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
 
-from ganret_lib import data, features, index, metrics, protocol, runs, viz
+from ganret_lib import viz
+from ganret_lib.core import cache, runs
+from ganret_lib.data import fashion_mnist
+from ganret_lib.methods.descriptors import pca, raw_pixels
+from ganret_lib.retrieval import index, metrics, protocol
 
-
+# %%
 @dataclass
 class Config:
     n_db: int | None  # database images (None: all 60,000 training images)
@@ -91,7 +96,8 @@ print("images per class in the database:", np.bincount(split.yb).tolist())
 # %%
 fig, ax = plt.subplots(figsize=(8, 1.2))
 first_of_class = [int(np.flatnonzero(split.yb == c)[0]) for c in range(10)]
-viz.image_grid(split.xb[first_of_class], ncols=10, ax=ax, title="  ·  ".join(data.CLASS_NAMES))
+title = "  ·  ".join(fashion_mnist.CLASS_NAMES)
+viz.image_grid(split.xb[first_of_class], ncols=10, ax=ax, title=title)
 plt.show()
 
 # %% [markdown]
@@ -126,14 +132,19 @@ plt.show()
 ranks = metrics.ranks_from_relevance(np.array([[1, 0, 1, 0, 0]]))
 R = np.array([3])
 # NBVAL_CHECK_OUTPUT
-print("ranks of the relevant items:", ranks[0, :2].tolist(), "and one never retrieved")
-print(f"AP = (1/1 + 2/3) / 3 = {metrics.average_precision(ranks, R)[0]:.4f}")
-print(f"AP@2 = (1/1) / min(3, 2) = {metrics.average_precision(ranks, R, k=2)[0]:.4f}")
-print(f"P@2 = {metrics.precision_at_k(ranks, 2)[0]:.4f}, R@2 = {metrics.recall_at_k(ranks, R, 2)[0]:.4f}")
+print("ranks of the relevant items:", ranks[0, :2].tolist(),
+      "and one never retrieved")
+ap = metrics.average_precision(ranks, R)[0]
+ap_2 = metrics.average_precision(ranks, R, k=2)[0]
+p_2 = metrics.precision_at_k(ranks, 2)[0]
+r_2 = metrics.recall_at_k(ranks, R, 2)[0]
+print(f"AP = (1/1 + 2/3) / 3 = {ap:.4f}")
+print(f"AP@2 = (1/1) / min(3, 2) = {ap_2:.4f}")
+print(f"P@2 = {p_2:.4f}, R@2 = {r_2:.4f}")
 
 # %% [markdown]
 # mAP@all needs the *whole* ranking of the database for every query.
-# `index.evaluate_exact` computes it exactly without sorting every row: it sorts only the
+# `retrieval.exact.evaluate_exact` computes it exactly without sorting every row: it sorts only the
 # relevant items' distances and counts, for each of them, the non-relevant items ahead of it.
 # The benchmark in `benchmarks/bench_map.py` checks it against scikit-learn's
 # `average_precision_score`.
@@ -146,13 +157,14 @@ print(f"P@2 = {metrics.precision_at_k(ranks, 2)[0]:.4f}, R@2 = {metrics.recall_a
 # residues of about $10^{-5}$ where the exact answer is 0.
 
 # %%
-xb, xq = features.raw_pixels(split.xb), features.raw_pixels(split.xq)
-flat = index.Index(xb, metric="l2")
+xb, xq = raw_pixels(split.xb), raw_pixels(split.xq)
+flat = index.Index(xb.shape[1], metric="l2").add(xb)  # exact: nothing to train
 probe = np.arange(0, len(xb), max(1, len(xb) // 500))
 D, I = flat.search(xb[probe], k=1, progress=False)
+near_zero, itself = np.mean(D[:, 0] < 1e-3), np.mean(I[:, 0] == probe)
 # NBVAL_CHECK_OUTPUT
-print(f"{len(probe)} self-queries: distance below 1e-3 for {np.mean(D[:, 0] < 1e-3):.3f}, "
-      f"itself first for {np.mean(I[:, 0] == probe):.3f}")
+print(f"{len(probe)} self-queries: distance below 1e-3 for {near_zero:.3f}, "
+      f"itself first for {itself:.3f}")
 
 # %% [markdown]
 # ## Baselines: raw pixels and PCA
@@ -163,22 +175,37 @@ print(f"{len(probe)} self-queries: distance below 1e-3 for {np.mean(D[:, 0] < 1e
 
 # %%
 pca_dims = sorted(set(config.pca_dims) | {config.table_pca_dim})
-projected = features.cached(
-    "pca", {"dims": pca_dims, "seed": seed}, {"xb": split.xb, "xq": split.xq},
-    lambda: {f"{part}{d}": x for d in pca_dims
-             for part, x in zip(("b", "q"), features.pca(xb, [xb, xq], dim=d, seed=seed))})
 
+
+def project_all():
+    """PCA of each size, fitted on the database, applied to both sides."""
+    out = {}
+    for d in pca_dims:
+        out[f"b{d}"], out[f"q{d}"] = pca(xb, [xb, xq], dim=d, seed=seed)
+    return out
+
+
+projected = cache.cached("pca", {"dims": pca_dims, "seed": seed},
+                         {"xb": split.xb, "xq": split.xq}, project_all)
+
+# %%
 rows = [protocol.evaluate("raw pixels", xq, xb, split, "l2"),
         protocol.evaluate("raw pixels", xq, xb, split, "cosine")]
-sweep = {metric: [protocol.evaluate(f"PCA-{d}", projected[f"q{d}"], projected[f"b{d}"], split, metric)
-                  for d in pca_dims] for metric in ("l2", "cosine")}
-rows += [r for metric in ("l2", "cosine") for r in sweep[metric] if r["dim"] == config.table_pca_dim]
+sweep = {}
+for metric in ("l2", "cosine"):
+    sweep[metric] = [
+        protocol.evaluate(f"PCA-{d}", projected[f"q{d}"], projected[f"b{d}"],
+                          split, metric)
+        for d in pca_dims]
+rows += [r for metric in ("l2", "cosine") for r in sweep[metric]
+         if r["dim"] == config.table_pca_dim]
 
 # %%
 display(Markdown(viz.results_table(rows)))
 # NBVAL_CHECK_OUTPUT
 for r in rows:
-    print(f"{r['method']:>11} {r['metric']:>6}: mAP@all {r['map_all']:.3f}  P@10 {r['p_at_10']:.3f}")
+    print(f"{r['method']:>11} {r['metric']:>6}: mAP@all {r['map_all']:.3f}  "
+          f"P@10 {r['p_at_10']:.3f}")
 
 # %% [markdown]
 # Profile: the table above is from the profile named in the parameters cell; the
@@ -186,17 +213,27 @@ for r in rows:
 
 # %%
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
-viz.pr_curves({f"{r['method']} ({r['metric']})": r["pr_curve"] for r in rows}, ax=ax1)
+viz.pr_curves({f"{r['method']} ({r['metric']})": r["pr_curve"] for r in rows},
+              ax=ax1)
+plt.show()
+
+# %% [markdown]
+# mAP@all against the number of PCA dimensions, with raw pixels as the dashed line:
+
+# %%
+fig, ax2 = plt.subplots(figsize=(5, 3.6))
 for metric, results in sweep.items():
-    ax2.plot(pca_dims, [r["map_all"] for r in results], marker="o", label=f"PCA ({metric})")
-    raw = next(r for r in rows if r["method"] == "raw pixels" and r["metric"] == metric)
-    ax2.axhline(raw["map_all"], ls="--", lw=1, color=ax2.lines[-1].get_color(), label=f"raw pixels ({metric})")
-ax2.set(xscale="log", xlabel="PCA dimensions", ylabel="mAP@all", title="mAP@all against PCA size")
+    ax2.plot(pca_dims, [r["map_all"] for r in results], marker="o",
+             label=f"PCA ({metric})")
+    raw = next(r for r in rows[:2] if r["metric"] == metric)
+    ax2.axhline(raw["map_all"], ls="--", lw=1, color=ax2.lines[-1].get_color(),
+                label=f"raw pixels ({metric})")
+ax2.set(xscale="log", xlabel="PCA dimensions", ylabel="mAP@all",
+        title="mAP@all against PCA size")
 ax2.set_xticks(pca_dims, [str(d) for d in pca_dims])
 ax2.title.set_fontsize(9)
 ax2.legend(fontsize=7)
 ax2.grid(alpha=0.3)
-fig.tight_layout()
 plt.show()
 
 # %% [markdown]
@@ -206,14 +243,16 @@ plt.show()
 # a green frame marks a result of the query's class, a red frame one of another class.
 
 # %%
-gallery_queries = np.array([int(np.flatnonzero(split.yq == c)[0]) for c in range(10)])
-for name, q_feats, b_feats, metric in [
-        ("raw pixels, cosine", xq, xb, "cosine"),
-        (f"PCA-{config.table_pca_dim}, cosine", projected[f"q{config.table_pca_dim}"],
-         projected[f"b{config.table_pca_dim}"], "cosine")]:
-    _, I = index.Index(b_feats, metric=metric).search(q_feats[gallery_queries], k=8, progress=False)
-    viz.retrieval_gallery(split.xq[gallery_queries], split.yq[gallery_queries], split.xb, split.yb, I,
-                          k=8, class_names=data.CLASS_NAMES, title=name)
+shown = np.array([int(np.flatnonzero(split.yq == c)[0]) for c in range(10)])
+d = config.table_pca_dim
+pairs = {"raw pixels, cosine": (xq, xb),
+         f"PCA-{d}, cosine": (projected[f"q{d}"], projected[f"b{d}"])}
+for name, (fq, fb) in pairs.items():
+    flat = index.Index.build(fb, "cosine")
+    _, I = flat.search(fq[shown], k=8, progress=False)
+    viz.retrieval_gallery(split.xq[shown], split.yq[shown], split.xb,
+                          split.yb, I, k=8, title=name,
+                          class_names=fashion_mnist.CLASS_NAMES)
     plt.show()
 
 # %% [markdown]
@@ -222,7 +261,8 @@ for name, q_feats, b_feats, metric in [
 
 # %%
 record = runs.write_results(  # the raw-pixel rows and the whole PCA sweep
-    "01_retrieval_baselines", profile, split.describe(), rows[:2] + sweep["l2"] + sweep["cosine"],
+    "01_retrieval_baselines", profile, split.describe(),
+    rows[:2] + sweep["l2"] + sweep["cosine"],
     seed=seed, wall_s=time.time() - started, config=config)
 print("results record written:", record.relative_to(runs.project_root()))
 
@@ -237,9 +277,9 @@ print("results record written:", record.relative_to(runs.project_root()))
 #
 # ## Exercises
 #
-# 1. Change the tie rule to "relevant first" in a copy of `index._ranks_of_relevant`. How much does
+# 1. Change the tie rule to "relevant first" in a copy of `retrieval.exact._ranks_of_relevant`. How much does
 #    mAP@all of raw pixels move? Why is the effect larger for quantised features?
-# 2. Whitened PCA (`features.pca(..., whiten=True)`) weighs every direction equally. Does it help
+# 2. Whitened PCA (`descriptors.pca(..., whiten=True)`) weighs every direction equally. Does it help
 #    retrieval here? Explain with the eigenvalue spectrum.
 # 3. Compute mAP@1000 with the divisor $R$ instead of $\min(R, k)$. What is its largest possible
 #    value on this protocol, and why does that make it hard to read?

@@ -40,7 +40,8 @@ if "google.colab" in sys.modules:
     pass
 
 # %% tags=["parameters"]
-profile = "quick"  # "smoke" (seconds), "quick" (default, CPU minutes) or "full"
+# "smoke" (seconds), "quick" (the default, CPU minutes) or "full" (headline)
+profile = "quick"
 seed = 0
 
 # %%
@@ -53,21 +54,25 @@ import torch
 from IPython.display import Markdown, display
 from scipy.stats import wasserstein_distance
 
-from ganret_lib import losses, models, runs, toy
+from ganret_lib.core import runs
+from ganret_lib.gan import dcgan, losses, models, toy
 
-
+# %% tags=["hide-input"]
 @dataclass
 class Config:
-    dstar_steps: int  # steps to fit a discriminator against a fixed generator distribution
+    dstar_steps: int  # steps to fit D against a fixed generator distribution
     ring_steps: int  # generator steps of the 2-D GAN
     ring_seeds: int  # independent runs per generator loss
     toy_1d_steps: int  # steps of the 1-D runs in the errata section
 
 
 config = runs.profile_config(profile, {
-    "smoke": Config(dstar_steps=100, ring_steps=60, ring_seeds=1, toy_1d_steps=60),
-    "quick": Config(dstar_steps=2000, ring_steps=2000, ring_seeds=3, toy_1d_steps=1500),
-    "full": Config(dstar_steps=6000, ring_steps=8000, ring_seeds=5, toy_1d_steps=4000),
+    "smoke": Config(dstar_steps=100, ring_steps=60, ring_seeds=1,
+                    toy_1d_steps=60),
+    "quick": Config(dstar_steps=2000, ring_steps=2000, ring_seeds=3,
+                    toy_1d_steps=1500),
+    "full": Config(dstar_steps=6000, ring_steps=8000, ring_seeds=5,
+                   toy_1d_steps=4000),
 })
 runs.seed_everything(seed)
 plt.rcParams.update({"figure.dpi": 80, "savefig.dpi": 80})
@@ -96,7 +101,7 @@ config
 #
 # In code, $D$ returns a logit $\ell$ with $D = \sigma(\ell)$, and the library evaluates
 # $\log D = -\operatorname{softplus}(-\ell)$ and $\log(1 - D) = -\operatorname{softplus}(\ell)$, which
-# stay finite however confident $D$ is (`ganret_lib.losses`).
+# stay finite however confident $D$ is (`ganret_lib.gan.losses`).
 #
 # ## The optimal discriminator
 #
@@ -127,11 +132,13 @@ dx = x[1] - x[0]
 p_data, p_g = toy.gaussian_pdf(x, 0, 1), toy.gaussian_pdf(x, 1.5, 0.7)
 d_star = p_data / (p_data + p_g)
 
-D1 = toy.fit_discriminator(lambda n, g: torch.randn(n, 1, generator=g),
-                           lambda n, g: 1.5 + 0.7 * torch.randn(n, 1, generator=g),
-                           steps=config.dstar_steps, seed=seed)
+D1 = toy.fit_discriminator(
+    lambda n, g: torch.randn(n, 1, generator=g),  # p_data = N(0, 1)
+    lambda n, g: 1.5 + 0.7 * torch.randn(n, 1, generator=g),  # p_g
+    steps=config.dstar_steps, seed=seed)
 with torch.no_grad():
-    d_fit = torch.sigmoid(D1(torch.from_numpy(x[:, None]).float())).numpy().ravel()
+    logits = D1(torch.from_numpy(x[:, None]).float())
+    d_fit = torch.sigmoid(logits).numpy().ravel()
 m = (p_data + p_g) / 2
 err_1d = float(np.sum(m * np.abs(d_fit - d_star)) * dx)
 # NBVAL_CHECK_OUTPUT
@@ -142,7 +149,8 @@ fig, ax = plt.subplots(figsize=(6, 3))
 ax.plot(x, p_data, color="0.3", label=r"$p_\mathrm{data}$")
 ax.plot(x, p_g, color="0.6", ls="--", label=r"$p_g$")
 ax.plot(x, d_star, color="C0", lw=2, label=r"$D^*$ (closed form)")
-ax.plot(x, d_fit, color="C3", ls=":", lw=2, label=f"trained $D$ ({config.dstar_steps} steps)")
+ax.plot(x, d_fit, color="C3", ls=":", lw=2,
+        label=f"trained $D$ ({config.dstar_steps} steps)")
 ax.set(xlabel="x", title="The trained discriminator approaches the optimal one")
 ax.title.set_fontsize(9)
 ax.legend(fontsize=7)
@@ -164,17 +172,21 @@ D2 = toy.fit_discriminator(lambda n, g: toy.sample_ring(n, g, std=ring_std),
                            lambda n, g: 1.5 * torch.randn(n, 2, generator=g),
                            steps=config.dstar_steps, seed=seed, data_dim=2)
 with torch.no_grad():
-    d_fit2 = torch.sigmoid(D2(torch.from_numpy(points).float())).numpy().ravel()
-err_2d = float(np.sum((p_data2 + p_g2) / 2 * np.abs(d_fit2 - d_star2)) * area)
+    logits = D2(torch.from_numpy(points).float())
+    d_fit2 = torch.sigmoid(logits).numpy().ravel()
+mixture = (p_data2 + p_g2) / 2
+err_2d = float(np.sum(mixture * np.abs(d_fit2 - d_star2)) * area)
 # NBVAL_CHECK_OUTPUT
 print(f"2-D: mean |D - D*| under the mixture = {err_2d:.3f}")
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(9, 3))
-for ax, img, title in zip(axes, [d_star2, d_fit2, np.abs(d_fit2 - d_star2)],
-                          [r"$D^*$", "trained $D$", r"$|D - D^*|$"]):
-    im = ax.imshow(img.reshape(len(grid), len(grid)), origin="lower", extent=[-3.5, 3.5, -3.5, 3.5],
-                   vmin=0, vmax=1, cmap="viridis")
+panels = {r"$D^*$": d_star2, "trained $D$": d_fit2,
+          r"$|D - D^*|$": np.abs(d_fit2 - d_star2)}
+for ax, (title, img) in zip(axes, panels.items()):
+    im = ax.imshow(img.reshape(len(grid), len(grid)), origin="lower",
+                   extent=[-3.5, 3.5, -3.5, 3.5], vmin=0, vmax=1,
+                   cmap="viridis")
     ax.set_title(title, fontsize=9)
     ax.set_xticks([]), ax.set_yticks([])
 fig.colorbar(im, ax=axes, shrink=0.8)
@@ -215,20 +227,28 @@ h = xs[1] - xs[0]
 log_p = -0.5 * xs**2 - 0.5 * np.log(2 * np.pi)
 for mu, s in [(0.0, 1.0), (0.5, 1.0), (1.5, 0.7), (3.0, 1.0), (8.0, 0.5)]:
     log_q = -0.5 * ((xs - mu) / s) ** 2 - np.log(s * np.sqrt(2 * np.pi))
-    log_sum = np.logaddexp(log_p, log_q)  # log D* and log(1 - D*) from logs: no log(0) in the tails
-    c_g = np.sum(np.exp(log_p) * (log_p - log_sum) + np.exp(log_q) * (log_q - log_sum)) * h
-    checks.append((mu, s, c_g, -np.log(4) + 2 * toy.js_divergence(np.exp(log_p), np.exp(log_q), h)))
+    # log D* and log(1 - D*) from logs: no log(0) in the tails
+    log_sum = np.logaddexp(log_p, log_q)
+    c_g = np.sum(np.exp(log_p) * (log_p - log_sum)
+                 + np.exp(log_q) * (log_q - log_sum)) * h
+    jsd = toy.js_divergence(np.exp(log_p), np.exp(log_q), h)
+    checks.append((mu, s, c_g, -np.log(4) + 2 * jsd))
+
+# %%
 # NBVAL_CHECK_OUTPUT
 print(" p_g             C(G) by quadrature   -log 4 + 2 JSD   |difference|")
 for mu, s, c_g, via_jsd in checks:
-    print(f" N({mu:3.1f}, {s:.1f}^2)   {c_g:18.6f} {via_jsd:16.6f}   {abs(c_g - via_jsd):.1e}")
-print(f" -log 4 = {-np.log(4):.6f} (p_g = p_data);  0 = -log 4 + 2 log 2 (disjoint supports)")
+    print(f" N({mu:3.1f}, {s:.1f}^2)   {c_g:18.6f} {via_jsd:16.6f}   "
+          f"{abs(c_g - via_jsd):.1e}")
+print(f" -log 4 = {-np.log(4):.6f} (p_g = p_data);  "
+      "0 = -log 4 + 2 log 2 (disjoint supports)")
 
 # %%
 g = torch.Generator().manual_seed(seed + 1)
 with torch.no_grad():
-    v_trained = losses.value(D1(torch.randn(200_000, 1, generator=g)),
-                             D1(1.5 + 0.7 * torch.randn(200_000, 1, generator=g))).item()
+    real = torch.randn(200_000, 1, generator=g)
+    fake = 1.5 + 0.7 * torch.randn(200_000, 1, generator=g)
+    v_trained = losses.value(D1(real), D1(fake)).item()
 c_fixed = next(c for mu, s, c, _ in checks if mu == 1.5)
 # NBVAL_CHECK_OUTPUT
 print(f"V(trained D, G) = {v_trained:.4f} <= C(G) = {c_fixed:.4f}")
@@ -258,14 +278,21 @@ d_values = np.logspace(-4, np.log10(0.999), 200)
 logits = torch.tensor(np.log(d_values / (1 - d_values)), requires_grad=True)
 grads = {}
 for kind in losses.G_LOSSES:
-    (grad,) = torch.autograd.grad(losses.g_loss(logits, kind) * len(logits), logits)  # per-sample gradient
+    # times the batch size: the gradient of each sample's own loss
+    loss = losses.g_loss(logits, kind) * len(logits)
+    (grad,) = torch.autograd.grad(loss, logits)
     grads[kind] = grad.abs().numpy()
+
+# %%
 fig, ax = plt.subplots(figsize=(5.5, 3.2))
-ax.loglog(d_values, grads["saturating"], label=r"saturating: $\log(1 - D(G(z)))$")
-ax.loglog(d_values, grads["non_saturating"], label=r"non-saturating: $-\log D(G(z))$")
+ax.loglog(d_values, grads["saturating"],
+          label=r"saturating: $\log(1 - D(G(z)))$")
+ax.loglog(d_values, grads["non_saturating"],
+          label=r"non-saturating: $-\log D(G(z))$")
 ax.axvspan(1e-4, 1e-2, color="0.9")
 ax.text(1.3e-4, 2e-3, "early training:\nD rejects samples", fontsize=7)
-ax.set(xlabel=r"$D(G(z))$", ylabel=r"|gradient w.r.t. the logit|", title="Generator gradients")
+ax.set(xlabel=r"$D(G(z))$", ylabel=r"|gradient w.r.t. the logit|",
+       title="Generator gradients")
 ax.title.set_fontsize(9)
 ax.legend(fontsize=7)
 plt.show()
@@ -277,17 +304,21 @@ plt.show()
 # %%
 torch.manual_seed(seed)
 G0 = toy.mlp(2, 2, 128, 3)
-D0 = toy.fit_discriminator(lambda n, g: toy.sample_ring(n, g),
-                           lambda n, g: G0(torch.randn(n, 2, generator=g)).detach(),
-                           steps=max(50, config.dstar_steps // 4), hidden=128, seed=seed, data_dim=2)
+D0 = toy.fit_discriminator(
+    lambda n, g: toy.sample_ring(n, g),
+    lambda n, g: G0(torch.randn(n, 2, generator=g)).detach(),
+    steps=max(50, config.dstar_steps // 4), hidden=128, seed=seed, data_dim=2)
 fake_logits = D0(G0(torch.randn(4096, 2)))
 norms = {}
 for kind in losses.G_LOSSES:
-    grads_g = torch.autograd.grad(losses.g_loss(fake_logits, kind), list(G0.parameters()), retain_graph=True)
+    grads_g = torch.autograd.grad(losses.g_loss(fake_logits, kind),
+                                  list(G0.parameters()), retain_graph=True)
     norms[kind] = torch.sqrt(sum((gr**2).sum() for gr in grads_g)).item()
 # NBVAL_CHECK_OUTPUT
-print(f"mean D(G(z)) = {torch.sigmoid(fake_logits).mean().item():.3f}; generator gradient norm: "
-      f"saturating {norms['saturating']:.1e}, non-saturating {norms['non_saturating']:.1e}")
+d_fake = torch.sigmoid(fake_logits).mean().item()
+print(f"mean D(G(z)) = {d_fake:.3f}; generator gradient norm: "
+      f"saturating {norms['saturating']:.1e}, "
+      f"non-saturating {norms['non_saturating']:.1e}")
 
 # %% [markdown]
 # ## The training algorithm
@@ -324,14 +355,18 @@ centers = toy.ring_centers()
 ring_runs = {}
 for kind in losses.G_LOSSES:
     for s in range(config.ring_seeds):
-        cfg = toy.ToyGANConfig(steps=config.ring_steps, g_loss=kind, seed=seed + s)
-        _, _, hist = toy.train_toy_gan(toy.sample_ring, cfg, snapshot_every=max(1, config.ring_steps // 5))
+        cfg = toy.ToyGANConfig(steps=config.ring_steps, g_loss=kind,
+                               seed=seed + s)
+        every = max(1, config.ring_steps // 5)
+        _, _, hist = toy.train_toy_gan(toy.sample_ring, cfg,
+                                       snapshot_every=every)
         ring_runs[kind, s] = hist
 
 # %%
 first = {kind: ring_runs[kind, 0] for kind in losses.G_LOSSES}
 steps_shown = sorted(first["non_saturating"]["snapshots"])
-fig, axes = plt.subplots(2, len(steps_shown), figsize=(1.9 * len(steps_shown), 4), sharex=True, sharey=True)
+fig, axes = plt.subplots(2, len(steps_shown), sharex=True, sharey=True,
+                         figsize=(1.9 * len(steps_shown), 4))
 for row, kind in zip(axes, losses.G_LOSSES):
     for ax, step in zip(row, steps_shown):
         pts = first[kind]["snapshots"][step]
@@ -340,19 +375,24 @@ for row, kind in zip(axes, losses.G_LOSSES):
         ax.set(xlim=(-3, 3), ylim=(-3, 3), xticks=[], yticks=[])
         ax.set_title(f"step {step}", fontsize=8)
     row[0].set_ylabel(kind.replace("_", "-"), fontsize=8)
-fig.suptitle(f"Generated samples over training (seed {seed}); crosses: the 8 modes", fontsize=9)
+fig.suptitle(f"Generated samples over training (seed {seed}); "
+             "crosses: the 8 modes", fontsize=9)
 fig.tight_layout()
 plt.show()
 
 # %%
+def smooth(v):
+    return np.convolve(v, np.ones(50) / 50, mode="valid")
+
+
 fig, axes = plt.subplots(1, 2, figsize=(10, 2.8), sharey=True)
 for ax, kind in zip(axes, losses.G_LOSSES):
     hist = first[kind]
-    smooth = lambda v: np.convolve(v, np.ones(50) / 50, mode="valid")
     ax.plot(smooth(hist["d_real"]), label="mean D(x)")
     ax.plot(smooth(hist["d_fake"]), label="mean D(G(z))")
     ax.axhline(0.5, color="0.5", lw=0.8, ls="--")
-    ax.set(title=f"{kind.replace('_', '-')} generator loss", xlabel="generator step")
+    ax.set(title=f"{kind.replace('_', '-')} generator loss",
+           xlabel="generator step")
     ax.title.set_fontsize(9)
 axes[0].legend(fontsize=7)
 plt.show()
@@ -360,17 +400,26 @@ plt.show()
 # %%
 rows = []
 for kind in losses.G_LOSSES:
-    coverage = [toy.mode_coverage(ring_runs[kind, s]["snapshots"][config.ring_steps], centers, 0.05)
-                for s in range(config.ring_seeds)]
+    final = [ring_runs[kind, s]["snapshots"][config.ring_steps]
+             for s in range(config.ring_seeds)]
+    coverage = [toy.mode_coverage(f, centers, 0.05) for f in final]
     rows.append({"method": f"toy GAN, {kind} loss", "label_free": True,
                  "modes_covered": [c["modes_covered"] for c in coverage],
-                 "high_quality": [round(c["high_quality"], 3) for c in coverage]})
-display(Markdown(
-    "| generator loss | modes covered (of 8), per seed | high-quality fraction, per seed |\n|---|---|---|\n"
-    + "\n".join(f"| {r['method']} | {r['modes_covered']} | {r['high_quality']} |" for r in rows)))
+                 "high_quality": [round(c["high_quality"], 3)
+                                  for c in coverage]})
+
+# %%
+table = ["| generator loss | modes covered (of 8), per seed "
+         "| high-quality fraction, per seed |", "|---|---|---|"]
+table += [f"| {r['method']} | {r['modes_covered']} | {r['high_quality']} |"
+          for r in rows]
+display(Markdown("\n".join(table)))
+
+# %%
 # NBVAL_CHECK_OUTPUT
 for r in rows:
-    print(f"{r['method']}: mean modes covered {np.mean(r['modes_covered']):.1f} of 8, "
+    print(f"{r['method']}: mean modes covered "
+          f"{np.mean(r['modes_covered']):.1f} of 8, "
           f"mean high-quality fraction {np.mean(r['high_quality']):.2f}")
 
 # %% [markdown]
@@ -403,35 +452,44 @@ def bimodal(n, g):
     return sign + 0.5 * torch.randn(n, 1, generator=g)
 
 
-cfg_1d = toy.ToyGANConfig(data_dim=1, z_dim=2, hidden=64, depth=2, steps=config.toy_1d_steps, seed=seed)
+cfg_1d = toy.ToyGANConfig(data_dim=1, z_dim=2, hidden=64, depth=2,
+                          steps=config.toy_1d_steps, seed=seed)
 g = torch.Generator().manual_seed(seed + 2)
 real_1d = bimodal(5000, g)
 z_eval = torch.randn(5000, 2, generator=g)
 
 
+# %%
 def summarise(name, G, D, moved=None):
     with torch.no_grad():
         fake = G(z_eval)
-        row = {"training": name, "W1 to data": wasserstein_distance(fake.numpy().ravel(), real_1d.numpy().ravel()),
+        w1 = wasserstein_distance(fake.numpy().ravel(), real_1d.numpy().ravel())
+        row = {"training": name, "W1 to data": w1,
                "mean D(x)": torch.sigmoid(D(real_1d)).mean().item(),
                "mean D(G(z))": torch.sigmoid(D(fake)).mean().item()}
     return row | ({"G moved": moved} if moved is not None else {})
 
 
+# %%
 torch.manual_seed(seed)
-G_init = toy.mlp(2, 1, 64, 2)  # train_weighted_sum starts from these same weights (same seed)
-experiments = [summarise("alternating minimax (non-saturating)", *toy.train_toy_gan(bimodal, cfg_1d)[:2])]
+G_init = toy.mlp(2, 1, 64, 2)  # train_weighted_sum starts from these weights
+G_alt, D_alt, _ = toy.train_toy_gan(bimodal, cfg_1d)
+experiments = [summarise("alternating minimax (non-saturating)", G_alt, D_alt)]
 for lam in (0.25, 0.5, 0.75):
     G_ws, D_ws = toy.train_weighted_sum(bimodal, cfg_1d, lam)
-    moved = max((a - b).abs().max().item() for a, b in zip(G_ws.parameters(), G_init.parameters()))
-    experiments.append(summarise(f"weighted sum, lambda = {lam}", G_ws, D_ws, moved))
+    moved = max((a - b).abs().max().item()
+                for a, b in zip(G_ws.parameters(), G_init.parameters()))
+    experiments.append(summarise(f"weighted sum, lambda = {lam}", G_ws, D_ws,
+                                 moved))
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print(f"{'training':40s} {'W1':>8s} {'D(x)':>6s} {'D(G(z))':>8s}  largest change of a G weight")
+print(f"{'training':40s} {'W1':>8s} {'D(x)':>6s} {'D(G(z))':>8s}  "
+      "largest change of a G weight")
 for r in experiments:
     moved = f"{r['G moved']:.3g}" if "G moved" in r else ""
-    print(f"{r['training']:40s} {r['W1 to data']:8.3g} {r['mean D(x)']:6.2f} {r['mean D(G(z))']:8.2f}  {moved}")
+    print(f"{r['training']:40s} {r['W1 to data']:8.3g} {r['mean D(x)']:6.2f} "
+          f"{r['mean D(G(z))']:8.2f}  {moved}")
 
 # %% [markdown]
 # The alternating game learns the two modes (a small W1); every weighted sum fails, and at
@@ -441,7 +499,8 @@ for r in experiments:
 #
 # Source `000` §5.2 gives a PyTorch listing. Besides the undefined names `F`, `Image`, `device`
 # and `noise_tensor` (used before it is created), its networks are wrong. Here are its two model
-# classes verbatim, with only `F` imported so that the next bugs can surface.
+# classes verbatim (three long lines wrapped), with only `F` imported so that the next bugs can
+# surface.
 
 # %%
 import torch.nn as nn
@@ -451,13 +510,15 @@ import torch.nn.functional as F
 class Generator(nn.Module):  # as printed in the source
     def __init__(self, input_size, output_size):
         super(Generator, self).__init__()
-        self.conv1 = nn.Conv2d(input_size, 64, kernel_size=3, stride=1, padding=1)
+        self.conv1 = nn.Conv2d(input_size, 64, kernel_size=3, stride=1,
+                               padding=1)
         self.bn1 = nn.BatchNorm2d(64)
         self.conv2 = nn.Conv2d(64, 128, kernel_size=3, stride=2, padding=1)
         self.bn2 = nn.BatchNorm2d(128)
         self.conv3 = nn.Conv2d(128, 256, kernel_size=3, stride=2, padding=1)
         self.bn3 = nn.BatchNorm2d(256)
-        self.conv4 = nn.Conv2d(256, output_size, kernel_size=3, stride=2, padding=1)
+        self.conv4 = nn.Conv2d(256, output_size, kernel_size=3, stride=2,
+                               padding=1)
         self.bn4 = nn.BatchNorm2d(output_size)
 
     def forward(self, x):
@@ -472,7 +533,8 @@ class Generator(nn.Module):  # as printed in the source
 class Discriminator(nn.Module):  # as printed in the source
     def __init__(self, input_size):
         super(Discriminator, self).__init__()
-        self.conv1 = nn.Conv2d(input_size, 64, kernel_size=3, stride=2, padding=1)
+        self.conv1 = nn.Conv2d(input_size, 64, kernel_size=3, stride=2,
+                               padding=1)
         self.bn1 = nn.BatchNorm2d(64)
         self.conv2 = nn.Conv2d(64, 128, kernel_size=3, stride=2, padding=1)
         self.bn2 = nn.BatchNorm2d(128)
@@ -492,18 +554,21 @@ class Discriminator(nn.Module):  # as printed in the source
 images = torch.rand(4, 3, 64, 64) * 2 - 1
 out = Generator(3, 3)(images)
 # NBVAL_CHECK_OUTPUT
-print("source generator: input", tuple(images.shape), "(an image, not noise) -> output", tuple(out.shape),
-      f"with values in [{out.min().item():.2f}, {out.max().item():.2f}] (ReLU before tanh: never negative)")
+print("source generator: input", tuple(images.shape),
+      "(an image, not noise) -> output", tuple(out.shape),
+      f"with values in [{out.min().item():.2f}, {out.max().item():.2f}] "
+      "(ReLU before tanh: never negative)")
 try:
     Discriminator(3)(images)
 except AttributeError as error:
     print("source discriminator:", type(error).__name__, "-", error)
 
 # %% [markdown]
-# The corrected networks are the DCGAN pair of `ganret_lib.models` {cite}`radford2016dcgan`: the
-# generator maps *noise* to an image with transposed convolutions, the discriminator returns one
-# logit per image, and the losses come from `ganret_lib.losses`. One training step of each player
-# on a batch of 64×64 colour images, as the listing intended:
+# The corrected networks are the DCGAN pair of `ganret_lib.gan.models` {cite}`radford2016dcgan`:
+# the generator maps *noise* to an image with transposed convolutions, the discriminator returns
+# one logit per image, and the losses come from `ganret_lib.gan.losses`. One training step of
+# each player on a batch of 64×64 colour images, as the listing intended, is
+# `ganret_lib.gan.dcgan.dcgan_step` (chapter 3 shows it in full):
 
 # %%
 cfg_dcgan = models.DCGANConfig(nz=100, ngf=16, ndf=16, nc=3, image_size=64)
@@ -511,24 +576,30 @@ G_fix, D_fix = models.build_dcgan(cfg_dcgan, seed=seed)
 opt_g = torch.optim.Adam(G_fix.parameters(), lr=2e-4, betas=(0.5, 0.999))
 opt_d = torch.optim.Adam(D_fix.parameters(), lr=2e-4, betas=(0.5, 0.999))
 noise = torch.randn(len(images), cfg_dcgan.nz)  # created before it is used
-fake = G_fix(noise)
-loss_d = losses.d_loss(D_fix(images), D_fix(fake.detach()))
-opt_d.zero_grad(), loss_d.backward(), opt_d.step()
-loss_g = losses.g_loss(D_fix(fake))
-opt_g.zero_grad(), loss_g.backward(), opt_g.step()
+stats = dcgan.dcgan_step(G_fix, D_fix, opt_g, opt_d, images, noise)
+with torch.no_grad():
+    fake = G_fix(noise)
 # NBVAL_CHECK_OUTPUT
-print("corrected: noise", tuple(noise.shape), "-> images", tuple(fake.shape), "-> logits",
-      tuple(D_fix(fake).shape), "; one D step and one G step ran")
+print("corrected: noise", tuple(noise.shape), "-> images", tuple(fake.shape),
+      "-> logits", tuple(D_fix(fake).shape), "; one D step and one G step ran")
 
 # %%
+def rounded(row):
+    return {k: (round(v, 4) if isinstance(v, float) else v)
+            for k, v in row.items()}
+
+
+protocol = {"dataset": "synthetic (1-D and 2-D Gaussian mixtures)",
+            "n_db": 0, "n_queries": 0}
 record = runs.write_results(
-    "02_gan_theory", profile, {"dataset": "synthetic (1-D and 2-D Gaussian mixtures)", "n_db": 0, "n_queries": 0},
-    rows, seed=seed, wall_s=time.time() - started, config=config,
-    checks={"dstar_error_1d": round(err_1d, 4), "dstar_error_2d": round(err_2d, 4),
-            "c_g_vs_jsd_max_abs_diff": float(max(abs(c - j) for _, _, c, j in checks)),
+    "02_gan_theory", profile, protocol, rows, seed=seed,
+    wall_s=time.time() - started, config=config,
+    checks={"dstar_error_1d": round(err_1d, 4),
+            "dstar_error_2d": round(err_2d, 4),
+            "c_g_vs_jsd_max_abs_diff": float(max(abs(c - j)
+                                                 for _, _, c, j in checks)),
             "generator_grad_norm": norms,
-            "weighted_sum": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()}
-                             for r in experiments]})
+            "weighted_sum": [rounded(r) for r in experiments]})
 print("results record written:", record.relative_to(runs.project_root()))
 
 # %% [markdown]

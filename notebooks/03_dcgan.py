@@ -32,7 +32,7 @@
 # - how to measure sample quality without downloadable weights, and how far to trust the number.
 
 # %% tags=["remove-cell"]
-# On Colab: install the library (Fashion-MNIST then comes through torchvision's download).
+# On Colab: install the library (torchvision then downloads Fashion-MNIST).
 import sys
 
 if "google.colab" in sys.modules:
@@ -40,27 +40,46 @@ if "google.colab" in sys.modules:
     pass
 
 # %% tags=["parameters"]
-profile = "quick"  # "smoke" (seconds), "quick" (default, CPU minutes) or "full" (the headline run)
+# "smoke" (seconds), "quick" (the default, CPU minutes) or "full" (headline)
+profile = "quick"
 seed = 0
+device = "auto"  # "auto" (CUDA when available), "cuda" or "cpu"
 
 # %%
+import inspect
 import time
+
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from IPython.display import Markdown, display
+from IPython.display import Code, Markdown, display
 
-from ganret_lib import book, data, index, models, quality, runs, train, viz
+from ganret_lib import viz, zoo
+from ganret_lib.core import loop, runs
+from ganret_lib.core.device import map_batches
+from ganret_lib.data import fashion_mnist, images
+from ganret_lib.gan import dcgan, models, quality
+from ganret_lib.retrieval import index
 
-
-# The DCGAN and classifier settings of each profile live in ganret_lib.book, because chapters 4
-# and 5 load the same trained models; this chapter adds its own evaluation sizes.
-settings = runs.profile_config(profile, book.DCGAN)
-n_eval = runs.profile_config(profile, {"smoke": 256, "quick": 5000, "full": 10000})  # images per quality measurement
-model_cfg, train_cfg, n_train = book.dcgan_configs(profile, seed)
+# %% tags=["hide-input"]
+# The DCGAN and classifier settings of each profile live in ganret_lib.zoo,
+# because chapters 4 and 5 load the same trained models; this chapter adds
+# its own evaluation sizes (images per quality measurement).
+settings = runs.profile_config(profile, zoo.DCGAN)
+n_eval = runs.profile_config(profile,
+                             {"smoke": 256, "quick": 5000, "full": 10000})
+n_check = min(2000, n_eval)  # generated images in the copy check
+model_cfg, gan_cfg, fit_cfg = zoo.dcgan_configs(profile, seed)
 runs.seed_everything(seed)
 plt.rcParams.update({"figure.dpi": 80, "savefig.dpi": 80})
 started = time.time()
+
+
+def generate(G, z):
+    """G's images of the noise z, computed on `device`, returned on the CPU."""
+    return map_batches(G.eval(), z, len(z), device)
+
+
 settings
 
 # %% [markdown]
@@ -91,45 +110,59 @@ G, D = models.build_dcgan(model_cfg, seed=seed)
 def trace(layers, x):
     for layer in layers:
         x = layer(x)
-        if not isinstance(layer, (torch.nn.BatchNorm2d, torch.nn.ReLU, torch.nn.LeakyReLU)):
+        quiet = (torch.nn.BatchNorm2d, torch.nn.ReLU, torch.nn.LeakyReLU)
+        if not isinstance(layer, quiet):  # these keep the shape
             print(f"  {type(layer).__name__:16s} -> {tuple(x.shape[1:])}")
     return x
 
 
+# %%
 # NBVAL_CHECK_OUTPUT
 print("generator: z", (model_cfg.nz, 1, 1))
 image = trace(G.net, torch.randn(2, model_cfg.nz, 1, 1))
 print("discriminator: image", tuple(image.shape[1:]))
 trace([*D.features, D.head], image)
-print(f"parameters: G {models.n_parameters(G):,}, D {models.n_parameters(D):,}")
+print(f"parameters: G {models.n_parameters(G):,}, "
+      f"D {models.n_parameters(D):,}")
 
 # %% [markdown]
 # ## Training
 #
-# `train.train_or_load` returns the DCGAN of this configuration: from its run directory under
-# `runs/` if it was trained before, otherwise it trains it (resuming if a previous run was
-# interrupted). Each step is one discriminator step and one generator step with the
-# non-saturating loss (chapter 2). The run directory keeps the configuration, statistics every
-# 25 steps (`stats.jsonl`), samples of 64 fixed noise vectors and atomic checkpoints; the test
-# suite checks that a run interrupted halfway and resumed ends with exactly the same weights.
+# One training step is Algorithm 1 of {cite}`goodfellow2014gan` with one discriminator step per
+# generator step, each with the losses of chapter 2. This is the whole of it:
 
 # %%
-train_images, train_labels = data.load_fashion_mnist("train")
-test_images, test_labels = data.load_fashion_mnist("test")
-x_train = book.dcgan_training_images(n_train, seed)
-trainer = train.train_or_load(f"dcgan-{profile}", model_cfg, train_cfg, x_train)
-G = trainer.G
-stats = train.read_stats(trainer.run_dir)
-print(f"trained {trainer.step} steps ({trainer.step * train_cfg.batch_size / len(x_train):.2f} epochs); "
-      f"median throughput {np.median([s['images_per_s'] for s in stats]):.0f} images/s")
+display(Code(inspect.getsource(dcgan.dcgan_step), language="python"))
+
+# %% [markdown]
+# Everything around the step is the library's one training loop, `core.loop.Fitter`, shared by
+# every network of the book: it draws each step's batch and noise from a generator seeded by
+# (seed, step), writes `config.json` first, statistics every 25 steps (`stats.jsonl`) and
+# atomic checkpoints, and resumes exactly; the test suite checks that a run interrupted halfway
+# and resumed ends with the same weights. Callbacks add what is specific to a GAN: the
+# throughput in each log line, and the samples of 64 fixed noise vectors (`samples.npz`).
+# `zoo.dcgan` returns the DCGAN of this profile from its run directory under `runs/` if it was
+# trained before, otherwise it trains it.
 
 # %%
-with np.load(trainer.run_dir / "samples.npz") as stored:
-    snapshots = {int(k.split("_")[1]): stored[k].astype(np.float32) for k in stored.files}
+test_stored, test_labels = fashion_mnist.load_fashion_mnist("test")
+x_train = zoo.dcgan_training_images(profile, seed)
+gan = zoo.dcgan(profile, seed, device=device)
+G = gan.modules["G"]
+stats = loop.read_stats(gan.run_dir)
+epochs = gan.step * fit_cfg.batch_size / len(x_train)
+throughput = np.median([s["images_per_s"] for s in stats])
+print(f"trained {gan.step} steps ({epochs:.2f} epochs); "
+      f"median throughput {throughput:.0f} images/s")
+
+# %%
+snapshots = dcgan.read_samples(gan.run_dir)
 shown = sorted(snapshots)
 fig, axes = plt.subplots(1, len(shown), figsize=(2.6 * len(shown), 2.8))
 for ax, step in zip(np.atleast_1d(axes), shown):
-    viz.image_grid((snapshots[step][:36, 0] + 1) / 2, ncols=6, ax=ax, title=f"step {step}")
+    batch = torch.from_numpy(snapshots[step][:36])
+    viz.image_grid(images.for_display(batch), ncols=6, ax=ax,
+                   title=f"step {step}")
 fig.suptitle("The same 36 noise vectors over training", fontsize=9)
 plt.show()
 
@@ -160,13 +193,14 @@ plt.show()
 
 # %%
 g = torch.Generator().manual_seed(seed + 7)
-ends = torch.randn(2, 6, model_cfg.nz, generator=g)
+ends = torch.randn(2, 6, model_cfg.nz, generator=g)  # 6 pairs of end points
+z_check = torch.randn(n_check, model_cfg.nz, generator=g)  # for the copy check
 t = torch.linspace(0, 1, 10)[:, None, None]
-path = ((1 - t) * ends[0] + t * ends[1]).transpose(0, 1).reshape(-1, model_cfg.nz)
-with torch.no_grad():
-    frames = G(path)[:, 0].numpy()
+path = ((1 - t) * ends[0] + t * ends[1]).transpose(0, 1)
+frames = generate(G, path.reshape(-1, model_cfg.nz))
 fig, ax = plt.subplots(figsize=(7, 4.4))
-viz.image_grid((frames + 1) / 2, ncols=10, ax=ax, title="Each row: 10 steps from one noise vector to another")
+viz.image_grid(images.for_display(frames), ncols=10, ax=ax,
+               title="Each row: 10 steps from one noise vector to another")
 plt.show()
 
 # %% [markdown]
@@ -178,24 +212,26 @@ plt.show()
 # generator would be memorising.
 
 # %%
-n_check = min(2000, n_eval)
-with torch.no_grad():
-    generated = G(torch.randn(n_check, model_cfg.nz, generator=g))
-train_pixels = x_train.reshape(len(x_train), -1).numpy()
-nn_index = index.Index(train_pixels)
-d_gen, i_gen = nn_index.search(generated.reshape(n_check, -1).numpy(), 1, progress=False)
-test_x = train.to_gan_images(test_images)
-d_test, _ = nn_index.search(test_x[:n_check].reshape(n_check, -1).numpy(), 1, progress=False)
+def flat(x):
+    return x.reshape(len(x), -1).numpy()
+
+
+generated = generate(G, z_check)
+test_x = images.to_gan(test_stored)
+nn_index = index.Index.build(flat(x_train))
+d_gen, i_gen = nn_index.search(flat(generated), 1, progress=False)
+d_test, _ = nn_index.search(flat(test_x[:n_check]), 1, progress=False)
 # NBVAL_CHECK_OUTPUT
-print(f"median distance to the nearest training image: generated {np.median(np.sqrt(d_gen)):.1f}, "
-      f"test images {np.median(np.sqrt(d_test)):.1f} (pixels in [-1, 1], 32x32)")
+print(f"median distance to the nearest training image: "
+      f"generated {np.median(np.sqrt(d_gen)):.1f}, "
+      f"test images {np.median(np.sqrt(d_test)):.1f} "
+      "(pixels in [-1, 1], 32x32)")
 
 # %%
-pairs = np.empty((16, 32, 32), dtype=np.float32)
-pairs[0::2] = generated[:8, 0].numpy()
-pairs[1::2] = x_train[i_gen[:8, 0], 0].numpy()
+pairs = torch.stack([generated[:8], x_train[i_gen[:8, 0]]], 1).flatten(0, 1)
 fig, ax = plt.subplots(figsize=(8, 1.2))
-viz.image_grid((pairs + 1) / 2, ncols=16, ax=ax, title="Generated image, then its nearest training image")
+viz.image_grid(images.for_display(pairs), ncols=16, ax=ax,
+               title="Generated image, then its nearest training image")
 plt.show()
 
 # %% [markdown]
@@ -218,40 +254,61 @@ plt.show()
 # of the real manifold the generated images cover) {cite}`kynkaanniemi2019precision`, with k = 3.
 
 # %%
-classifier = book.classifier(profile, seed)  # quality.train_classifier with this profile's epochs
+classifier_fit = zoo.classifier(profile, seed, device=device)
+classifier = classifier_fit.modules["classifier"]
 
 # %%
-test_accuracy = quality.accuracy(classifier, test_x, torch.tensor(test_labels))
 n = min(n_eval, len(test_x) // 2)
 perm = np.random.default_rng(seed).permutation(len(test_x))
-real_a = quality.features(classifier, test_x[perm[:n]])
-real_b = quality.features(classifier, test_x[perm[n:2 * n]])
+real_a = quality.features(classifier, test_x[perm[:n]], device=device)
+real_b = quality.features(classifier, test_x[perm[n:2 * n]], device=device)
 untrained, _ = models.build_dcgan(model_cfg, seed=seed + 1)
-z_eval = torch.randn(n, model_cfg.nz, generator=torch.Generator().manual_seed(seed + 11))
-with torch.no_grad():
-    fake = {"trained DCGAN": G(z_eval), "untrained generator (ceiling)": untrained.eval()(z_eval)}
-rows = [{"method": "real test half vs half (floor)", "label_free": True,
-         "fd_fmnist": quality.frechet_distance(real_a, real_b), **quality.precision_recall(real_a, real_b)}]
-for name, images in fake.items():
-    f = quality.features(classifier, images)
-    rows.append({"method": name, "label_free": True, "fd_fmnist": quality.frechet_distance(real_a, f),
-                 **quality.precision_recall(real_a, f)})
-display(Markdown(viz.results_table(rows, columns=("method", "fd_fmnist", "precision", "recall"), digits=3)))
+z_eval = torch.randn(n, model_cfg.nz,
+                     generator=torch.Generator().manual_seed(seed + 11))
+fake = {"trained DCGAN": generate(G, z_eval),
+        "untrained generator (ceiling)": generate(untrained, z_eval)}
+
+
+def quality_row(method, real, other):
+    return {"method": method, "label_free": True,
+            "fd_fmnist": quality.frechet_distance(real, other),
+            **quality.precision_recall(real, other)}
+
+
+# %%
+rows = [quality_row("real test half vs half (floor)", real_a, real_b)]
+for name, x in fake.items():
+    rows.append(quality_row(name, real_a,
+                            quality.features(classifier, x, device=device)))
+columns = ("method", "fd_fmnist", "precision", "recall")
+display(Markdown(viz.results_table(rows, columns=columns, digits=3)))
+
+# %%
+test_accuracy = quality.accuracy(classifier, test_x, torch.tensor(test_labels),
+                                 device=device)
 # NBVAL_CHECK_OUTPUT
 print(f"feature network: test accuracy {test_accuracy:.3f}")
 for r in rows:
-    print(f"{r['method']:32s} FD-FMNIST {r['fd_fmnist']:8.2f}  precision {r['precision']:.2f}  recall {r['recall']:.2f}")
+    print(f"{r['method']:32s} FD-FMNIST {r['fd_fmnist']:8.2f}  "
+          f"precision {r['precision']:.2f}  recall {r['recall']:.2f}")
 
 # %%
+protocol = {"dataset": "Fashion-MNIST", "n_train": len(x_train), "n_eval": n,
+            "n_db": 0, "n_queries": 0,
+            "measure": "FD-FMNIST (not Inception FID)"}
+training = {"steps": gan.step, "run_dir": gan.run_dir.name,
+            "train_s": round(gan.train_seconds, 1),
+            "classifier_train_s": round(classifier_fit.train_seconds, 1),
+            "classifier_test_accuracy": round(test_accuracy, 4),
+            "median_images_per_s": round(float(throughput), 1)}
+config = {**vars(settings), "n_eval": n_eval,
+          "classifier_epochs": zoo.CLASSIFIER_EPOCHS[profile]}
 record = runs.write_results(
-    "03_dcgan", profile, {"dataset": "Fashion-MNIST", "n_train": len(x_train), "n_eval": n,
-                          "n_db": 0, "n_queries": 0, "measure": "FD-FMNIST (not Inception FID)"},
-    [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()} for r in rows],
-    seed=seed, wall_s=time.time() - started, config={**vars(settings), "classifier_epochs": book.CLASSIFIER_EPOCHS[profile], "n_eval": n_eval},
-    model=model_cfg.__dict__, training={"steps": trainer.step, "run_dir": trainer.run_dir.name,
-                                        "train_s": round(trainer.train_seconds, 1),
-                                        "classifier_test_accuracy": round(test_accuracy, 4),
-                                        "median_images_per_s": round(float(np.median([s["images_per_s"] for s in stats])), 1)})
+    "03_dcgan", profile, protocol,
+    [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()}
+     for r in rows],
+    seed=seed, wall_s=time.time() - started, config=config,
+    model=vars(model_cfg), training=training)
 print("results record written:", record.relative_to(runs.project_root()))
 
 # %% [markdown]
@@ -259,8 +316,9 @@ print("results record written:", record.relative_to(runs.project_root()))
 #
 # - DCGAN: transposed convolutions up, strided convolutions down, batch norm, ReLU/LeakyReLU,
 #   tanh output, Adam(0.0002, β₁ = 0.5), weights from N(0, 0.02).
-# - `ganret_lib.train` trains it reproducibly: statistics and fixed-noise samples as it runs,
-#   atomic checkpoints, exact resume, a clear stop on a non-finite loss.
+# - `ganret_lib.gan.dcgan` trains it with the library's one loop, reproducibly: statistics and
+#   fixed-noise samples as it runs, atomic checkpoints, exact resume, a clear stop on a
+#   non-finite loss.
 # - Generated images are no closer to the training set than unseen test images are: the
 #   generator is not copying (compare the two medians above).
 # - Quality is measured with FD-FMNIST, between the floor of real-vs-real and the ceiling of an
@@ -268,6 +326,6 @@ print("results record written:", record.relative_to(runs.project_root()))
 #
 # ## Exercises
 #
-# 1. Train with $\beta_1 = 0.9$ (`TrainConfig(beta1=0.9)`). What happens to the D(x) and D(G(z)) curves?
+# 1. Train with $\beta_1 = 0.9$ (`dcgan.GANConfig(beta1=0.9)`). What happens to the D(x) and D(G(z)) curves?
 # 2. Remove batch normalisation from the discriminator. Does training still converge at this size?
 # 3. The floor of FD-FMNIST is not zero. Why? How does it change with the number of images?

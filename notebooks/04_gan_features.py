@@ -34,7 +34,7 @@
 # - which nearest-neighbour index to use at 60 thousand, 1 million and 100 million images.
 
 # %% tags=["remove-cell"]
-# On Colab: install the library (Fashion-MNIST then comes through torchvision's download).
+# On Colab: install the library (torchvision then downloads Fashion-MNIST).
 import sys
 
 if "google.colab" in sys.modules:
@@ -42,8 +42,10 @@ if "google.colab" in sys.modules:
     pass
 
 # %% tags=["parameters"]
-profile = "quick"  # "smoke" (seconds), "quick" (default, CPU minutes) or "full" (the headline numbers)
+# "smoke" (seconds), "quick" (the default, CPU minutes) or "full" (headline)
+profile = "quick"
 seed = 0
+device = "auto"  # "auto" (CUDA when available), "cuda" or "cpu"
 
 # %%
 import time
@@ -53,26 +55,36 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from IPython.display import Markdown, display
+from sklearn.manifold import TSNE
 
-from ganret_lib import (book, data, descriptors, encoders, features, fit, index, models, protocol, quality,
-                        runs, train, viz)
+from ganret_lib import viz, zoo
+from ganret_lib.core import cache, runs
+from ganret_lib.core.device import map_batches
+from ganret_lib.core.loop import FitConfig
+from ganret_lib.data import fashion_mnist, images
+from ganret_lib.gan import models, quality
+from ganret_lib.methods import descriptors, encoders
+from ganret_lib.retrieval import index, protocol, rerank
 
-
+# %% tags=["hide-input"]
 @dataclass
 class Config:
     n_db: int | None  # database images (None: all 60,000 training images)
     n_queries: int | None  # query images (None: all 10,000 test images)
-    autoencoder_steps: int  # = the DCGAN's steps: both see the same number of images
+    autoencoder_steps: int  # = the DCGAN's steps: both see as many images
     encoder_steps: int  # steps of the encoder that inverts the generator
     pca_dim: int = 128  # size of the compact descriptors
-    rerank_k: int = 10  # neighbours used by query expansion and database augmentation
+    rerank_k: int = 10  # neighbours in query expansion, database augmentation
     n_embed: int = 2000  # database images in the 2-D embedding
 
 
 config = runs.profile_config(profile, {
-    "smoke": Config(n_db=1000, n_queries=200, autoencoder_steps=6, encoder_steps=4, pca_dim=32, n_embed=200),
-    "quick": Config(n_db=20000, n_queries=2000, autoencoder_steps=700, encoder_steps=300),
-    "full": Config(n_db=None, n_queries=None, autoencoder_steps=4680, encoder_steps=1500),
+    "smoke": Config(n_db=1000, n_queries=200, autoencoder_steps=6,
+                    encoder_steps=4, pca_dim=32, n_embed=200),
+    "quick": Config(n_db=20000, n_queries=2000, autoencoder_steps=700,
+                    encoder_steps=300),
+    "full": Config(n_db=None, n_queries=None, autoencoder_steps=4680,
+                   encoder_steps=1500),
 })
 runs.seed_everything(seed)
 plt.rcParams.update({"figure.dpi": 80, "savefig.dpi": 80})
@@ -90,13 +102,15 @@ config
 
 # %%
 split = protocol.load_split(config.n_db, config.n_queries, seed)
-xb, xq = train.to_gan_images(split.xb), train.to_gan_images(split.xq)
-dcgan = book.dcgan(profile, seed)
-model_cfg = dcgan.model_cfg
+xb, xq = images.to_gan(split.xb), images.to_gan(split.xq)
+gan = zoo.dcgan(profile, seed, device=device)
+G, D = gan.modules["G"], gan.modules["D"]
+model_cfg = zoo.dcgan_configs(profile, seed)[0]
+epochs = gan.step * gan.cfg.batch_size / 60000
 # NBVAL_CHECK_OUTPUT
 print(split.describe())
-print(f"DCGAN: width {model_cfg.ndf}, {dcgan.step} steps "
-      f"({dcgan.step * dcgan.cfg.batch_size / 60000:.1f} epochs of 60,000 images)")
+print(f"DCGAN: width {model_cfg.ndf}, {gan.step} steps "
+      f"({epochs:.1f} epochs of 60,000 images)")
 
 # %% [markdown]
 # ## Discriminator features, layer by layer
@@ -113,51 +127,64 @@ print(f"DCGAN: width {model_cfg.ndf}, {dcgan.step} steps "
 # and it is that, not adversarial training, that a retrieval gain could be due to.
 
 # %%
-def layers_of(tag: str, stack: torch.nn.Sequential, pool: str) -> tuple[list, list]:
-    """Pooled layer features of database and queries, cached under data/cache/ by network and split."""
+def layers_of(tag: str, stack: torch.nn.Sequential, pool: str):
+    """Pooled layer features (database, queries) of a conv stack, cached."""
     def compute():
-        fb = descriptors.layer_features(stack, xb, pool)
-        fq = descriptors.layer_features(stack, xq, pool)
-        return {**{f"b{i}": f for i, f in enumerate(fb)}, **{f"q{i}": f for i, f in enumerate(fq)}}
+        fb = descriptors.layer_features(stack, xb, pool, device=device)
+        fq = descriptors.layer_features(stack, xq, pool, device=device)
+        return ({f"b{i}": f for i, f in enumerate(fb)}
+                | {f"q{i}": f for i, f in enumerate(fq)})
 
-    stored = features.cached(f"layers-{tag}-{pool}", {"profile": profile},
-                             {"db_ids": split.db_ids, "query_ids": split.query_ids}, compute)
+    ids = {"db_ids": split.db_ids, "query_ids": split.query_ids}
+    name = f"layers-{tag}-{pool}"
+    stored = cache.cached(name, {"profile": profile}, ids, compute)
     n = len(stored) // 2
-    return [stored[f"b{i}"] for i in range(n)], [stored[f"q{i}"] for i in range(n)]
+    return ([stored[f"b{i}"] for i in range(n)],
+            [stored[f"q{i}"] for i in range(n)])
 
 
 def evaluate(method: str, fq, fb, label_free: bool = True, **extra) -> dict:
-    return protocol.evaluate(method, fq, fb, split, metric="cosine", label_free=label_free,
-                             progress=False, **extra)
+    return protocol.evaluate(method, fq, fb, split, metric="cosine",
+                             label_free=label_free, progress=False, **extra)
 
 
-_, random_D = models.build_dcgan(model_cfg, seed=seed)  # same architecture, initial weights
-networks = {"trained D": (dcgan.run_dir.name, dcgan.D.features),
-            "random D": (f"random-dcgan-{model_cfg.ndf}-{seed}", random_D.features)}
+# %%
+_, random_D = models.build_dcgan(model_cfg, seed=seed)  # initial weights
+networks = {"trained D": (gan.run_dir.name, D.features),
+            "random D": (f"random-dcgan-{model_cfg.ndf}-{seed}",
+                         random_D.features)}
+layer_sets = [([0], "1"), ([1], "2"), ([2], "3"), ([0, 1, 2], "1+2+3")]
 layer_rows = []
 for network, (tag, stack) in networks.items():
     for pool in ("max", "avg") if network == "trained D" else ("max",):
         fb, fq = layers_of(tag, stack, pool)
-        for which, label in [([0], "1"), ([1], "2"), ([2], "3"), ([0, 1, 2], "1+2+3")]:
-            row = evaluate(f"{network}, {pool}-pool, layer {label}", descriptors.combine(fq, which),
-                           descriptors.combine(fb, which), network=network, pool=pool, layers=label)
-            layer_rows.append(row)
+        for which, label in layer_sets:
+            layer_rows.append(evaluate(
+                f"{network}, {pool}-pool, layer {label}",
+                descriptors.combine(fq, which), descriptors.combine(fb, which),
+                network=network, pool=pool, layers=label))
 
 # %%
 fig, ax = plt.subplots(figsize=(6.5, 3))
-labels = ["1", "2", "3", "1+2+3"]
+labels = [label for _, label in layer_sets]
 variants = [("trained D", "max"), ("trained D", "avg"), ("random D", "max")]
+by_key = {(r["network"], r["pool"], r["layers"]): r["map_all"]
+          for r in layer_rows}
 for i, (network, pool) in enumerate(variants):
-    values = [next(r["map_all"] for r in layer_rows if (r["network"], r["pool"], r["layers"]) == (network, pool, lab))
-              for lab in labels]
-    ax.bar(np.arange(4) + (i - 1) * 0.27, values, width=0.27, label=f"{network}, {pool}-pooled")
-raw_map = evaluate("raw pixels", features.raw_pixels(split.xq), features.raw_pixels(split.xb))["map_all"]
+    values = [by_key[network, pool, label] for label in labels]
+    ax.bar(np.arange(4) + (i - 1) * 0.27, values, width=0.27,
+           label=f"{network}, {pool}-pooled")
+raw_map = evaluate("raw pixels", descriptors.raw_pixels(split.xq),
+                   descriptors.raw_pixels(split.xb))["map_all"]
 ax.axhline(raw_map, color="k", ls="--", lw=1, label="raw pixels")
-ax.set(xticks=range(4), xticklabels=[f"layer {lab}" for lab in labels], ylabel="mAP@all (cosine)",
-       ylim=(0, max(r["map_all"] for r in layer_rows) * 1.15), title="Discriminator features, layer by layer")
+ax.set(xticks=range(4), xticklabels=[f"layer {lab}" for lab in labels],
+       ylabel="mAP@all (cosine)", ylim=(0, max(by_key.values()) * 1.15),
+       title="Discriminator features, layer by layer")
 ax.title.set_fontsize(9)
 ax.legend(fontsize=7, ncol=2)
 plt.show()
+
+# %%
 # NBVAL_CHECK_OUTPUT
 for r in layer_rows:
     print(f"{r['method']:38s} dim {r['dim']:5d}  mAP@all {r['map_all']:.3f}")
@@ -172,22 +199,41 @@ for r in layer_rows:
 # The concatenation has thousands of dimensions, most of them redundant. Projecting it on its
 # leading principal components (fitted on the database, no labels) gives the compact descriptor
 # this chapter calls **GAN features**: $\mathrm{PCA}_{128}\big([\hat f_1; \hat f_2; \hat f_3]\big)$
-# with $\hat f_l$ the L2-normalised max-pooled layer $l$.
+# with $\hat f_l$ the L2-normalised max-pooled layer $l$. In the library it is one object that
+# is fitted on the database images, transforms any image, and saves to one file:
+# `descriptors.PCA(descriptors.PooledLayers(D.features, model_cfg), 128)`.
+
+# %%
+gan_features = descriptors.PCA(
+    descriptors.PooledLayers(D.features, model_cfg, device=device),
+    config.pca_dim, seed=seed)
+fb = gan_features.fit_transform(split.xb)  # fitted without labels
+fq = gan_features.transform(split.xq)
+descriptor = {"GAN features (trained D)": (fq, fb)}
+path = gan_features.save(runs.project_root() / "data" / "descriptors"
+                         / f"gan-features-{profile}.pt")
+reloaded = descriptors.load(path)
+same = np.array_equal(reloaded.transform(split.xq[:100]), fq[:100])
+print(f"{gan_features.identity}: {path.stat().st_size / 1e6:.1f} MB on disk; "
+      f"the loaded copy gives the same vectors: {same}")
+
+# %% [markdown]
+# The controls are built the same way: pixels and their PCA, and the random discriminator
+# through the same pooling and PCA.
 
 # %%
 def compact(fq, fb, dim=config.pca_dim):
     """PCA fitted on the database (no labels), applied to both sides."""
-    pq, pb = features.pca(fb, [fq, fb], dim, seed=seed)
+    pq, pb = descriptors.pca(fb, [fq, fb], dim, seed=seed)
     return pq, pb
 
 
-descriptor = {}  # method -> (query features, database features)
-descriptor["raw pixels"] = (features.raw_pixels(split.xq), features.raw_pixels(split.xb))
-descriptor[f"PCA-{config.pca_dim} of pixels"] = compact(*descriptor["raw pixels"])
-for network, (tag, stack) in networks.items():
-    fb, fq = layers_of(tag, stack, "max")
-    name = "GAN features (trained D)" if network == "trained D" else "random D (same architecture)"
-    descriptor[name] = compact(descriptors.combine(fq), descriptors.combine(fb))
+pixels = (descriptors.raw_pixels(split.xq), descriptors.raw_pixels(split.xb))
+descriptor["raw pixels"] = pixels
+descriptor[f"PCA-{config.pca_dim} of pixels"] = compact(*pixels)
+fb, fq = layers_of(networks["random D"][0], random_D.features, "max")
+descriptor["random D (same architecture)"] = compact(descriptors.combine(fq),
+                                                     descriptors.combine(fb))
 
 # %% [markdown]
 # ## Two encoders: an autoencoder without an adversary, and a GAN inversion
@@ -208,34 +254,49 @@ for network, (tag, stack) in networks.items():
 # the first term on fresh generated images (where the true code is known), the second on real
 # images (where it is not, but $G(E(x))$ should look like $x$). GAN inversion is what the
 # source's second use of GANs, generated query variants, starts from:
-# `encoders.train_inversion_encoder` provides it. Both trainings are resumable and cached under
-# `runs/`.
+# `encoders.train_inversion_encoder` provides it. Both trainings run through the library's
+# loop: resumable and cached under `runs/`.
 
 # %%
-x_train = book.dcgan_training_images(book.DCGAN[profile].n_train, seed)
-ae = encoders.train_autoencoder(f"autoencoder-{profile}", model_cfg,
-                                fit.FitConfig(steps=config.autoencoder_steps, seed=seed), x_train)
-inverter = encoders.train_inversion_encoder(f"inversion-encoder-{profile}", dcgan.G, model_cfg,
-                                            fit.FitConfig(steps=config.encoder_steps, seed=seed), x_train,
-                                            generator_id=dcgan.run_dir.name)
-with torch.no_grad():
-    shown = xq[:10]
-    rows_of_images = [shown, ae.modules["decoder"](ae.modules["encoder"](shown)),
-                      dcgan.G(inverter.modules["encoder"](shown))]
+x_train = zoo.dcgan_training_images(profile, seed)
+ae = encoders.train_autoencoder(
+    f"autoencoder-{profile}", model_cfg,
+    FitConfig(steps=config.autoencoder_steps, seed=seed), x_train,
+    device=device)
+inverter = encoders.train_inversion_encoder(
+    f"inversion-encoder-{profile}", G, model_cfg,
+    FitConfig(steps=config.encoder_steps, seed=seed), x_train,
+    generator_id=gan.run_dir.name, device=device)
+E_ae, E_inv = ae.modules["encoder"], inverter.modules["encoder"]
+
+# %%
+shown = xq[:10]
+panels = {
+    "test images": shown,
+    "autoencoder reconstruction": map_batches(
+        lambda x: ae.modules["decoder"](E_ae(x)), shown, 10, device),
+    "G(E(x)): the DCGAN's closest image by the encoder": map_batches(
+        lambda x: G(E_inv(x)), shown, 10, device),
+}
 fig, axes = plt.subplots(3, 1, figsize=(6, 2.4))
-for ax, imgs, title in zip(axes, rows_of_images, ["test images", "autoencoder reconstruction",
-                                                  "G(E(x)): the DCGAN's closest image by the encoder"]):
-    viz.image_grid((imgs[:, 0, 2:30, 2:30].numpy() + 1) / 2, ncols=10, ax=ax, title=title)
+for ax, (title, x) in zip(axes, panels.items()):
+    viz.image_grid(images.for_display(x, (28, 28)), ncols=10, ax=ax,
+                   title=title)
 plt.show()
 
 # %%
 for name, fitter in [("autoencoder", ae), ("inversion encoder", inverter)]:
-    fb, fq = layers_of(fitter.run_dir.name, fitter.modules["encoder"].features, "max")
-    descriptor[f"{name}, pooled layers"] = compact(descriptors.combine(fq), descriptors.combine(fb))
-    descriptor[f"{name}, 100-d code"] = (descriptors.encode(fitter.modules["encoder"], xq),
-                                          descriptors.encode(fitter.modules["encoder"], xb))
-classifier = book.classifier(profile, seed)
-descriptor["classifier features (labels)"] = (quality.features(classifier, xq), quality.features(classifier, xb))
+    encoder = fitter.modules["encoder"]
+    fb, fq = layers_of(fitter.run_dir.name, encoder.features, "max")
+    descriptor[f"{name}, pooled layers"] = compact(descriptors.combine(fq),
+                                                   descriptors.combine(fb))
+    descriptor[f"{name}, 100-d code"] = (
+        descriptors.encode(encoder, xq, device=device),
+        descriptors.encode(encoder, xb, device=device))
+classifier = zoo.classifier(profile, seed, device=device).modules["classifier"]
+descriptor["classifier features (labels)"] = (
+    quality.features(classifier, xq, device=device),
+    quality.features(classifier, xb, device=device))
 
 # %% [markdown]
 # ## Label-free re-ranking
@@ -251,11 +312,13 @@ descriptor["classifier features (labels)"] = (quality.features(classifier, xq), 
 
 # %%
 def reranked(fq, fb):
-    fb_aug = index.database_augmentation(fb, k=config.rerank_k, alpha=3.0)
-    return index.query_expansion(fq, fb_aug, k=config.rerank_k, alpha=3.0), fb_aug
+    fb_aug = rerank.database_augmentation(fb, k=config.rerank_k, alpha=3.0)
+    fq_exp = rerank.query_expansion(fq, fb_aug, k=config.rerank_k, alpha=3.0)
+    return fq_exp, fb_aug
 
 
-for name in [f"PCA-{config.pca_dim} of pixels", "autoencoder, pooled layers", "GAN features (trained D)"]:
+for name in [f"PCA-{config.pca_dim} of pixels", "autoencoder, pooled layers",
+             "GAN features (trained D)"]:
     descriptor[f"{name} + re-ranking"] = reranked(*descriptor[name])
 
 # %% [markdown]
@@ -265,23 +328,32 @@ for name in [f"PCA-{config.pca_dim} of pixels", "autoencoder, pooled layers", "G
 # ties broken pessimistically, AP divided by the number of relevant database items (chapter 1).
 
 # %%
-order = ["raw pixels", f"PCA-{config.pca_dim} of pixels", "random D (same architecture)",
-         "autoencoder, 100-d code", "autoencoder, pooled layers", "inversion encoder, 100-d code",
-         "inversion encoder, pooled layers", "GAN features (trained D)",
-         f"PCA-{config.pca_dim} of pixels + re-ranking", "autoencoder, pooled layers + re-ranking",
-         "GAN features (trained D) + re-ranking", "classifier features (labels)"]
-rows = [evaluate(name, *descriptor[name], label_free=name != "classifier features (labels)") for name in order]
+pca_name = f"PCA-{config.pca_dim} of pixels"
+order = ["raw pixels", pca_name, "random D (same architecture)",
+         "autoencoder, 100-d code", "autoencoder, pooled layers",
+         "inversion encoder, 100-d code", "inversion encoder, pooled layers",
+         "GAN features (trained D)", f"{pca_name} + re-ranking",
+         "autoencoder, pooled layers + re-ranking",
+         "GAN features (trained D) + re-ranking",
+         "classifier features (labels)"]
+rows = [evaluate(name, *descriptor[name],
+                 label_free=name != "classifier features (labels)")
+        for name in order]
 display(Markdown(viz.results_table(rows)))
 
 # %%
 # NBVAL_CHECK_OUTPUT
 for r in rows:
-    print(f"{r['method']:42s} mAP@all {r['map_all']:.3f}  mAP@1000 {r['map_1000']:.3f}  P@10 {r['p_at_10']:.3f}")
+    print(f"{r['method']:42s} mAP@all {r['map_all']:.3f}  "
+          f"mAP@1000 {r['map_1000']:.3f}  P@10 {r['p_at_10']:.3f}")
 
 # %%
-shown_curves = ["raw pixels", "random D (same architecture)", "autoencoder, pooled layers",
-                "GAN features (trained D)", "GAN features (trained D) + re-ranking", "classifier features (labels)"]
-viz.pr_curves({r["method"]: r["pr_curve"] for r in rows if r["method"] in shown_curves})
+shown_curves = ["raw pixels", "random D (same architecture)",
+                "autoencoder, pooled layers", "GAN features (trained D)",
+                "GAN features (trained D) + re-ranking",
+                "classifier features (labels)"]
+viz.pr_curves({r["method"]: r["pr_curve"] for r in rows
+               if r["method"] in shown_curves})
 plt.show()
 
 # %% [markdown]
@@ -291,14 +363,16 @@ plt.show()
 m = {r["method"]: r["map_all"] for r in rows}
 label_free = {r["method"]: r["map_all"] for r in rows if r["label_free"]}
 best = max(label_free, key=label_free.get)
+gan_map = m["GAN features (trained D)"]
 # NBVAL_CHECK_OUTPUT
 print(f"adversarial training, over the random discriminator: "
-      f"{m['GAN features (trained D)'] - m['random D (same architecture)']:+.3f} mAP@all")
+      f"{gan_map - m['random D (same architecture)']:+.3f} mAP@all")
 print(f"GAN features minus the autoencoder of the same size:  "
-      f"{m['GAN features (trained D)'] - m['autoencoder, pooled layers']:+.3f}")
+      f"{gan_map - m['autoencoder, pooled layers']:+.3f}")
 print(f"GAN features minus PCA of pixels:                     "
-      f"{m['GAN features (trained D)'] - m[f'PCA-{config.pca_dim} of pixels']:+.3f}")
-print(f"best label-free descriptor: {best}, mAP@all {label_free[best]:.3f} (the chapter's goal: 0.60)")
+      f"{gan_map - m[pca_name]:+.3f}")
+print(f"best label-free descriptor: {best}, mAP@all {label_free[best]:.3f} "
+      "(the chapter's goal: 0.60)")
 
 # %% [markdown]
 # **What the table says.** Read it from the controls up. The random discriminator is already
@@ -330,14 +404,18 @@ print(f"best label-free descriptor: {best}, mAP@all {label_free[best]:.3f} (the 
 # class, red: another class).
 
 # %%
-gallery_queries = np.array([int(np.flatnonzero(split.yq == c)[0]) for c in (0, 4, 8)])
+picked = np.array([int(np.flatnonzero(split.yq == c)[0]) for c in (0, 4, 8)])
+short_names = {"raw pixels": "pixels",
+               "autoencoder, pooled layers": "autoencoder",
+               "GAN features (trained D)": "GAN features",
+               "classifier features (labels)": "classifier"}
 gallery = {}
-for name, short in [("raw pixels", "pixels"), ("autoencoder, pooled layers", "autoencoder"),
-                    ("GAN features (trained D)", "GAN features"), ("classifier features (labels)", "classifier")]:
+for name, short in short_names.items():
     fq, fb = descriptor[name]
-    gallery[short] = index.Index(fb, metric="cosine").search(fq[gallery_queries], k=8, progress=False)[1]
-viz.method_gallery(split.xq[gallery_queries], split.yq[gallery_queries], split.xb, split.yb, gallery, k=8,
-                   class_names=data.CLASS_NAMES)
+    flat = index.Index.build(fb, metric="cosine")
+    gallery[short] = flat.search(fq[picked], k=8, progress=False)[1]
+viz.method_gallery(split.xq[picked], split.yq[picked], split.xb, split.yb,
+                   gallery, k=8, class_names=fashion_mnist.CLASS_NAMES)
 plt.show()
 
 # %% [markdown]
@@ -349,17 +427,18 @@ plt.show()
 # label-free methods lose.
 
 # %%
-from sklearn.manifold import TSNE
-
-subset = data.stratified_subset(split.yb, min(config.n_embed, len(split.yb)), seed)
+n_embed = min(config.n_embed, len(split.yb))
+subset = fashion_mnist.stratified_subset(split.yb, n_embed, seed)
 fig, axes = plt.subplots(1, 2, figsize=(8, 3.8))
-for ax, name in zip(axes, [f"PCA-{config.pca_dim} of pixels", "GAN features (trained D)"]):
-    points = TSNE(2, init="pca", perplexity=30, random_state=seed).fit_transform(descriptor[name][1][subset])
-    scatter = ax.scatter(*points.T, c=split.yb[subset], cmap="tab10", s=3, vmin=-0.5, vmax=9.5)
+for ax, name in zip(axes, [pca_name, "GAN features (trained D)"]):
+    tsne = TSNE(2, init="pca", perplexity=30, random_state=seed)
+    points = tsne.fit_transform(descriptor[name][1][subset])
+    scatter = ax.scatter(*points.T, c=split.yb[subset], cmap="tab10", s=3,
+                         vmin=-0.5, vmax=9.5)
     ax.set_title(name, fontsize=9)
     ax.set_xticks([]), ax.set_yticks([])
 cbar = fig.colorbar(scatter, ax=axes, ticks=range(10), fraction=0.03)
-cbar.ax.set_yticklabels(data.CLASS_NAMES, fontsize=7)
+cbar.ax.set_yticklabels(fashion_mnist.CLASS_NAMES, fontsize=7)
 plt.show()
 
 # %% [markdown]
@@ -367,37 +446,43 @@ plt.show()
 #
 # Everything above ranks the whole database exactly. A real system searches an index, and the
 # choice is a trade between recall, speed and memory. On the GAN features (128 dimensions),
-# `index.compare_indexes` builds each faiss index once and sweeps its search parameter: the
+# `retrieval.index.compare_indexes` builds each faiss index once and sweeps its search parameter: the
 # number of inverted lists visited (`nprobe`) for IVF and IVF-PQ, the beam width (`efSearch`) for
 # HNSW {cite}`malkov2018hnsw`; product quantisation {cite}`jegou2011pq` in IVF-PQ; faiss {cite}`johnson2019faiss` implements all four. Recall@10 is measured against exact search; queries per second on this machine's 2
 # threads; memory is the size of the serialised index.
 
 # %%
 fq, fb = descriptor["GAN features (trained D)"]
-index_rows = index.compare_indexes(fb, fq, metric="cosine", k=10, pq_m=16 if config.pca_dim % 16 == 0 else 8)
+pq_m = 16 if config.pca_dim % 16 == 0 else 8
+index_rows = index.compare_indexes(fb, fq, metric="cosine", k=10, pq_m=pq_m)
+columns = ("kind", "parameter", "value", "recall_at_10", "qps",
+           "bytes_per_vector", "build_s")
+display(Markdown(viz.results_table(index_rows, columns=columns, digits=3)))
+
+# %%
 fig, ax = plt.subplots(figsize=(5.5, 3.4))
 for kind, marker in [("flat", "s"), ("ivf", "o"), ("hnsw", "^"), ("pq", "D")]:
     points = [r for r in index_rows if r["kind"] == kind]
-    ax.plot([r["recall_at_10"] for r in points], [r["qps"] for r in points], marker=marker,
-            label=f"{kind} ({points[0]['bytes_per_vector']:.0f} B/vector)")
+    x, y = [r["recall_at_10"] for r in points], [r["qps"] for r in points]
+    size = points[0]["bytes_per_vector"]
+    ax.plot(x, y, marker=marker, label=f"{kind} ({size:.0f} B/vector)")
     for r in points:
         if r["value"] is not None:
-            ax.annotate(str(r["value"]), (r["recall_at_10"], r["qps"]), fontsize=6, xytext=(3, 2),
-                        textcoords="offset points")
-ax.set(xlabel="recall@10 against exact search", ylabel="queries per second (log)", yscale="log",
+            ax.annotate(str(r["value"]), (r["recall_at_10"], r["qps"]),
+                        fontsize=6, xytext=(3, 2), textcoords="offset points")
+ax.set(xlabel="recall@10 against exact search", yscale="log",
+       ylabel="queries per second (log)",
        title=f"Index choice on {len(fb):,} GAN descriptors")
 ax.title.set_fontsize(9)
 ax.grid(alpha=0.3)
 ax.legend(fontsize=7)
 plt.show()
-display(Markdown(viz.results_table(index_rows, columns=("kind", "parameter", "value", "recall_at_10", "qps",
-                                                          "bytes_per_vector", "build_s"), digits=3)))
 
 # %%
-per_vector = {r["kind"]: r["bytes_per_vector"] for r in index_rows}
+gib = {r["kind"]: r["bytes_per_vector"] / 2**30 for r in index_rows}
 for n in (60_000, 1_000_000, 100_000_000):
-    print(f"{n:>11,} images: flat {per_vector['flat'] * n / 2**30:7.2f} GiB, hnsw {per_vector['hnsw'] * n / 2**30:7.2f} GiB, "
-          f"ivf-pq {per_vector['pq'] * n / 2**30:6.2f} GiB")
+    print(f"{n:>11,} images: flat {gib['flat'] * n:7.2f} GiB, "
+          f"hnsw {gib['hnsw'] * n:7.2f} GiB, ivf-pq {gib['pq'] * n:6.2f} GiB")
 
 # %% [markdown]
 # **What to pick.** At **60 thousand** images, exact search (flat) is the answer: it is fast
@@ -417,12 +502,20 @@ for n in (60_000, 1_000_000, 100_000_000):
 # ## Recording the results
 
 # %%
+def rounded(row):
+    return {k: (round(v, 4) if isinstance(v, float) else v)
+            for k, v in row.items()}
+
+
+training = {"dcgan_run": gan.run_dir.name,
+            "autoencoder_train_s": round(ae.train_seconds, 1),
+            "inversion_encoder_train_s": round(inverter.train_seconds, 1)}
 record = runs.write_results(
-    "04_gan_features", profile, split.describe() | {"metric": "cosine"}, rows + layer_rows,
-    seed=seed, wall_s=time.time() - started, config=config,
-    index_comparison=[{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()} for r in index_rows],
-    training={"dcgan_run": dcgan.run_dir.name, "autoencoder_train_s": round(ae.train_seconds, 1),
-              "inversion_encoder_train_s": round(inverter.train_seconds, 1)})
+    "04_gan_features", profile, split.describe() | {"metric": "cosine"},
+    rows + layer_rows, seed=seed, wall_s=time.time() - started, config=config,
+    index_comparison=[rounded(r) for r in index_rows], training=training,
+    descriptor={"name": "GAN features (trained D)",
+                "identity": gan_features.identity})
 print("wrote", record.relative_to(runs.project_root()))
 
 # %% [markdown]

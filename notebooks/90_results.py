@@ -32,10 +32,33 @@ import json
 
 from IPython.display import Markdown, display
 
-from ganret_lib import runs, viz
+from ganret_lib import viz
+from ganret_lib.core import runs
 
-records = sorted((runs.project_root() / "data" / "results").glob("*/*.json"))
-records = [path for path in records if path.parent.name != "smoke"]  # smoke runs only test the code
+# %%
+PROFILES = ["smoke", "quick", "full"]
+HIDDEN = {"pr_curve", "n_queries", "n_queries_without_relevant", "n_relevant"}
+
+
+def hardware(record):
+    hw = record["provenance"]["hardware"]
+    return hw.get("gpu") or f"{hw.get('cpu_count')} CPU cores"
+
+
+def heading(record):
+    p, prov = record["protocol"], record["provenance"]
+    commit = (prov.get("commit") or "uncommitted")[:10]
+    return (f"**{record['profile']} profile**: {p.get('n_queries')} queries, "
+            f"{p.get('n_db')} database images, "
+            f"subset: {p.get('subset', 'n/a')}; seed {prov['seed']}, "
+            f"{prov['wall_s']:.0f} s on {hardware(record)}, commit `{commit}`.")
+
+
+# %%
+# smoke runs only test the code
+folder = runs.project_root() / "data" / "results"
+records = [path for path in sorted(folder.glob("*/*.json"))
+           if path.parent.name != "smoke"]
 by_chapter = {}
 for path in records:
     record = json.loads(path.read_text())
@@ -44,16 +67,13 @@ for path in records:
 # %%
 for chapter, chapter_records in sorted(by_chapter.items()):
     display(Markdown(f"## {chapter}"))
-    for record in sorted(chapter_records, key=lambda r: ["smoke", "quick", "full"].index(r["profile"])):
-        p, prov = record["protocol"], record["provenance"]
-        display(Markdown(
-            f"**{record['profile']} profile**: {p.get('n_queries')} queries, {p.get('n_db')} database "
-            f"images, subset: {p.get('subset', 'n/a')}; seed {prov['seed']}, "
-            f"{prov['wall_s']:.0f} s on {prov['hardware'].get('gpu') or str(prov['hardware'].get('cpu_count')) + ' CPU cores'}, "
-            f"commit `{(prov.get('commit') or 'uncommitted')[:10]}`."))
-        rows = record.get("summary_rows") or record["rows"]  # long records carry a compact summary
-        hidden = {"pr_curve", "n_queries", "n_queries_without_relevant", "n_relevant"}
-        columns = [k for k in rows[0] if k not in hidden and not k.startswith("r_at_")]
+    for record in sorted(chapter_records,
+                         key=lambda r: PROFILES.index(r["profile"])):
+        display(Markdown(heading(record)))
+        # long records carry a compact summary
+        rows = record.get("summary_rows") or record["rows"]
+        columns = [k for k in rows[0]
+                   if k not in HIDDEN and not k.startswith("r_at_")]
         display(Markdown(viz.results_table(rows, columns=columns)))
 
 # %% [markdown]
@@ -64,13 +84,15 @@ for chapter, chapter_records in sorted(by_chapter.items()):
 # all sessions of the run, is the last column.
 
 # %%
-lines = ["| chapter | profile | wall time (s) | hardware | model training (s) |", "|---|---|---|---|---|"]
+lines = ["| chapter | profile | wall time (s) | hardware "
+         "| model training (s) |", "|---|---|---|---|---|"]
 for chapter, chapter_records in sorted(by_chapter.items()):
     for record in chapter_records:
-        hw = record["provenance"]["hardware"]
-        training = record.get("training", {})  # every model's training time, summed
+        # every model's training time, summed
+        training = record.get("training", {})
         times = [v for k, v in training.items() if k.endswith("train_s")]
         trained = round(sum(times), 1) if times else ""
-        lines.append(f"| {chapter} | {record['profile']} | {record['provenance']['wall_s']:.0f} | "
-                     f"{hw.get('gpu') or str(hw.get('cpu_count')) + ' CPU cores'} | {trained} |")
+        wall = record["provenance"]["wall_s"]
+        lines.append(f"| {chapter} | {record['profile']} | {wall:.0f} | "
+                     f"{hardware(record)} | {trained} |")
 display(Markdown("\n".join(lines)))

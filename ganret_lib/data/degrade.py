@@ -84,23 +84,25 @@ def _jpeg(x: torch.Tensor, quality: int) -> torch.Tensor:
     return images.to_unit(np.stack(out)).to(x.dtype)
 
 
+def _noise(x: torch.Tensor, std: float, g: torch.Generator) -> torch.Tensor:
+    return x + std * torch.randn(x.shape, generator=g, dtype=x.dtype)
+
+
+# kind -> f(images, level, generator); the level of each severity is in LEVELS
+APPLY = {
+    "noise": _noise,
+    "blur": lambda x, sigma, _: _blur(x, sigma),
+    "occlusion": _occlude,
+    "lowres": lambda x, factor, _: _lowres(x, factor),
+    "contrast": _contrast,
+    "jpeg": lambda x, quality, _: _jpeg(x, quality),
+}
+
+
 def degrade(x: torch.Tensor, kind: str, severity: int, generator: torch.Generator) -> torch.Tensor:
     """Degraded copy of unit images (N, C, H, W); the result is clipped to [0, 1]."""
     _check(x, kind, severity)
-    level = LEVELS[kind][severity - 1]
-    if kind == "noise":
-        out = x + level * torch.randn(x.shape, generator=generator, dtype=x.dtype)
-    elif kind == "blur":
-        out = _blur(x, level)
-    elif kind == "occlusion":
-        out = _occlude(x, level, generator)
-    elif kind == "lowres":
-        out = _lowres(x, level)
-    elif kind == "contrast":
-        out = _contrast(x, level, generator)
-    else:
-        out = _jpeg(x, level)
-    return out.clamp(0, 1)
+    return APPLY[kind](x, LEVELS[kind][severity - 1], generator).clamp(0, 1)
 
 
 def degrade_stored(stored: np.ndarray, kind: str, severity: int, seed: int = 0) -> np.ndarray:

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from ..core.device import resolve_device
 from . import losses
 
 
@@ -78,30 +79,33 @@ class ToyGANConfig:
     seed: int = 0
 
 
-def train_toy_gan(sample_real, cfg: ToyGANConfig, snapshot_every: int = 0, progress: bool = True):
+def train_toy_gan(sample_real, cfg: ToyGANConfig, snapshot_every: int = 0, progress: bool = True,
+                  device="cpu"):
     """Alternating SGD on the minimax game: k discriminator steps, then one generator step.
 
-    `sample_real(n, generator)` draws real samples. Returns (G, D, history) where history holds
+    `sample_real(n, generator)` draws real samples (on the CPU, moved to `device`; these tiny
+    networks run fastest on the CPU, the default). Returns (G, D, history) where history holds
     per-step losses and D's mean output on real and fake data, and snapshots of 2,000 samples.
     """
+    device = resolve_device(device)
     rng = torch.Generator().manual_seed(cfg.seed)
     torch.manual_seed(cfg.seed)
-    G = mlp(cfg.z_dim, cfg.data_dim, cfg.hidden, cfg.depth)
-    D = mlp(cfg.data_dim, 1, cfg.hidden, cfg.depth)
+    G = mlp(cfg.z_dim, cfg.data_dim, cfg.hidden, cfg.depth).to(device)
+    D = mlp(cfg.data_dim, 1, cfg.hidden, cfg.depth).to(device)
     opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=cfg.betas)
     opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=cfg.betas)
-    fixed_z = torch.randn(2000, cfg.z_dim, generator=rng)
+    fixed_z = torch.randn(2000, cfg.z_dim, generator=rng).to(device)
     history = {"step": [], "d_loss": [], "g_loss": [], "d_real": [], "d_fake": [], "snapshots": {}}
     for step in tqdm(range(1, cfg.steps + 1), desc=f"toy GAN ({cfg.g_loss})", disable=not progress, mininterval=2):
         for _ in range(cfg.k_disc):
-            real = sample_real(cfg.batch, rng)
-            fake = G(torch.randn(cfg.batch, cfg.z_dim, generator=rng)).detach()
+            real = sample_real(cfg.batch, rng).to(device)
+            fake = G(torch.randn(cfg.batch, cfg.z_dim, generator=rng).to(device)).detach()
             real_logits, fake_logits = D(real), D(fake)
             loss_d = losses.d_loss(real_logits, fake_logits)
             opt_d.zero_grad()
             loss_d.backward()
             opt_d.step()
-        fake_logits = D(G(torch.randn(cfg.batch, cfg.z_dim, generator=rng)))
+        fake_logits = D(G(torch.randn(cfg.batch, cfg.z_dim, generator=rng).to(device)))
         loss_g = losses.g_loss(fake_logits, cfg.g_loss)
         opt_g.zero_grad()
         loss_g.backward()
@@ -113,20 +117,21 @@ def train_toy_gan(sample_real, cfg: ToyGANConfig, snapshot_every: int = 0, progr
         history["d_fake"].append(torch.sigmoid(fake_logits).mean().item())
         if snapshot_every and (step % snapshot_every == 0 or step == 1):
             with torch.no_grad():
-                history["snapshots"][step] = G(fixed_z).numpy()
+                history["snapshots"][step] = G(fixed_z).cpu().numpy()
     return G, D, history
 
 
 def fit_discriminator(sample_real, sample_fake, steps: int = 2000, batch: int = 512, hidden: int = 64,
-                      lr: float = 3e-3, seed: int = 0, data_dim: int = 1) -> nn.Module:
+                      lr: float = 3e-3, seed: int = 0, data_dim: int = 1, device="cpu") -> nn.Module:
     """Train D alone against a fixed generator distribution: it should approach D*."""
+    device = resolve_device(device)
     rng = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    D = mlp(data_dim, 1, hidden, 2)
+    D = mlp(data_dim, 1, hidden, 2).to(device)
     opt = torch.optim.Adam(D.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)  # small final steps: less SGD noise
     for _ in range(steps):
-        loss = losses.d_loss(D(sample_real(batch, rng)), D(sample_fake(batch, rng)))
+        loss = losses.d_loss(D(sample_real(batch, rng).to(device)), D(sample_fake(batch, rng).to(device)))
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -134,18 +139,19 @@ def fit_discriminator(sample_real, sample_fake, steps: int = 2000, batch: int = 
     return D
 
 
-def train_weighted_sum(sample_real, cfg: ToyGANConfig, lam: float, progress: bool = True):
+def train_weighted_sum(sample_real, cfg: ToyGANConfig, lam: float, progress: bool = True, device="cpu"):
     """The objective of source 000 §4.1, taken literally: one optimiser over both networks
     minimising L = lam * L_G + (1 - lam) * L_D with L_G = E log D(G(z)) and
     L_D = -E log D(G(z)) - E log(1 - D(x)). Not a GAN: see chapter 2's errata section."""
+    device = resolve_device(device)
     rng = torch.Generator().manual_seed(cfg.seed)
     torch.manual_seed(cfg.seed)
-    G = mlp(cfg.z_dim, cfg.data_dim, cfg.hidden, cfg.depth)
-    D = mlp(cfg.data_dim, 1, cfg.hidden, cfg.depth)
+    G = mlp(cfg.z_dim, cfg.data_dim, cfg.hidden, cfg.depth).to(device)
+    D = mlp(cfg.data_dim, 1, cfg.hidden, cfg.depth).to(device)
     opt = torch.optim.Adam([*G.parameters(), *D.parameters()], lr=cfg.lr, betas=cfg.betas)
     for _ in tqdm(range(cfg.steps), desc=f"weighted sum, lambda={lam}", disable=not progress, mininterval=2):
-        real_logits = D(sample_real(cfg.batch, rng))
-        fake_logits = D(G(torch.randn(cfg.batch, cfg.z_dim, generator=rng)))
+        real_logits = D(sample_real(cfg.batch, rng).to(device))
+        fake_logits = D(G(torch.randn(cfg.batch, cfg.z_dim, generator=rng).to(device)))
         log_d_fake = -torch.nn.functional.softplus(-fake_logits).mean()  # E log D(G(z))
         log_1m_d_real = -torch.nn.functional.softplus(real_logits).mean()  # E log(1 - D(x))
         loss = lam * log_d_fake + (1 - lam) * (-log_d_fake - log_1m_d_real)

@@ -143,6 +143,9 @@ def every_descriptor():
         "whitened pca": descriptors.PCA(descriptors.Pixels(), 4, whiten=True),
         "pooled layers + pca": descriptors.PCA(descriptors.PooledLayers(D.features, CFG, layers=[1, 2]), 6),
         "pooled layers, avg": descriptors.PooledLayers(D.features, CFG, pool="avg"),
+        # the DCGAN trains channels-last: a reloaded copy must compute in the same layout
+        "pooled layers, channels last": descriptors.PooledLayers(
+            models.build_dcgan(CFG)[1].to(memory_format=torch.channels_last).features, CFG),
         "encoder code": descriptors.EncoderCode(models.Encoder(CFG), CFG),
         "classifier features": descriptors.ClassifierFeatures(SmallCNN(16).eval()),
     }

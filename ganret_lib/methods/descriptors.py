@@ -247,6 +247,22 @@ class _Network(Descriptor):
         return im.to_gan(stored)
 
 
+def _weights(module: nn.Module) -> dict:
+    """State dict on the CPU, and the memory layout: a channels-last network (the DCGAN trains
+    so) computes in another order, so a reloaded copy must use the same layout to give the
+    same floats."""
+    # a weight with one input channel or a 1 x 1 kernel is both layouts at once: look at all
+    weights = [m.weight for m in module.modules() if isinstance(m, nn.Conv2d)]
+    channels_last = any(w.is_contiguous(memory_format=torch.channels_last) and not w.is_contiguous()
+                        for w in weights)
+    return {"weights": {k: v.cpu() for k, v in module.state_dict().items()}, "channels_last": channels_last}
+
+
+def _restored(module: nn.Module, state: dict) -> nn.Module:
+    module.load_state_dict(state["weights"])
+    return module.to(memory_format=torch.channels_last) if state["channels_last"] else module
+
+
 @register
 class PooledLayers(_Network):
     """Every activation of a DCGAN-architecture conv stack (a discriminator's or an encoder's
@@ -267,13 +283,12 @@ class PooledLayers(_Network):
 
     def state(self) -> dict:
         return {"model": vars(self.model_cfg).copy(), "pool": self.pool, "grid": self.grid,
-                "layers": self.layers, "weights": {k: v.cpu() for k, v in self.stack.state_dict().items()}}
+                "layers": self.layers, **_weights(self.stack)}
 
     @classmethod
     def from_state(cls, state: dict) -> PooledLayers:
         cfg = DCGANConfig(**state["model"])
-        stack = Discriminator(cfg).features  # the encoders share this architecture
-        stack.load_state_dict(state["weights"])
+        stack = _restored(Discriminator(cfg).features, state)  # the encoders share this architecture
         return cls(stack, cfg, state["pool"], state["grid"], state["layers"])
 
 
@@ -292,14 +307,12 @@ class EncoderCode(_Network):
 
     def state(self) -> dict:
         return {"model": vars(self.model_cfg).copy(), "out_dim": self.encoder.out_dim,
-                "weights": {k: v.cpu() for k, v in self.encoder.state_dict().items()}}
+                **_weights(self.encoder)}
 
     @classmethod
     def from_state(cls, state: dict) -> EncoderCode:
         cfg = DCGANConfig(**state["model"])
-        encoder = Encoder(cfg, state["out_dim"])
-        encoder.load_state_dict(state["weights"])
-        return cls(encoder, cfg)
+        return cls(_restored(Encoder(cfg, state["out_dim"]), state), cfg)
 
 
 @register
@@ -317,11 +330,8 @@ class ClassifierFeatures(_Network):
         return map_batches(self.classifier.body, self._images(stored), self.batch_size, self.device).numpy()
 
     def state(self) -> dict:
-        weights = {k: v.cpu() for k, v in self.classifier.state_dict().items()}
-        return {"config": self.classifier.config, "weights": weights}
+        return {"config": self.classifier.config, **_weights(self.classifier)}
 
     @classmethod
     def from_state(cls, state: dict) -> ClassifierFeatures:
-        model = SmallCNN(**state["config"])
-        model.load_state_dict(state["weights"])
-        return cls(model)
+        return cls(_restored(SmallCNN(**state["config"]), state))

@@ -27,7 +27,7 @@ book: execute build
 	@echo "The book is in $(CURDIR)/_build/html/index.html"
 
 sync: $(STAMP)
-	$(BIN)/jupytext -q --sync notebooks/*.py
+	$(BIN)/python scripts/sync_notebooks.py
 
 check-sync: $(STAMP)
 	$(BIN)/python scripts/check_sync.py

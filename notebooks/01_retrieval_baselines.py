@@ -56,7 +56,7 @@ from ganret_lib.data import fashion_mnist
 from ganret_lib.methods.descriptors import pca, raw_pixels
 from ganret_lib.retrieval import index, metrics, protocol
 
-# %%
+# %% tags=["hide-input"]
 @dataclass
 class Config:
     n_db: int | None  # database images (None: all 60,000 training images)

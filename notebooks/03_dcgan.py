@@ -131,7 +131,7 @@ print(f"parameters: G {models.n_parameters(G):,}, "
 # One training step is Algorithm 1 of {cite}`goodfellow2014gan` with one discriminator step per
 # generator step, each with the losses of chapter 2. This is the whole of it:
 
-# %%
+# %% tags=["remove-input"]
 display(Code(inspect.getsource(dcgan.dcgan_step), language="python"))
 
 # %% [markdown]

@@ -55,6 +55,18 @@ def heading(record):
 
 
 # %%
+def stale_curves(record):
+    """Curves written before the interpolation fix have no `interpolation`."""
+    return any("pr_curve" in r and "interpolation" not in r["pr_curve"]
+               for r in record["rows"])
+
+
+STALE = ("*The precision–recall curves in this record were computed before the "
+         "fix of their interpolation (a recall level could be read at the next "
+         "relevant item); its mAP and precision@k are unaffected. Re-run the "
+         "chapter in this profile to refresh them.*")
+
+# %%
 # smoke runs only test the code
 folder = runs.project_root() / "data" / "results"
 records = [path for path in sorted(folder.glob("*/*.json"))
@@ -75,6 +87,8 @@ for chapter, chapter_records in sorted(by_chapter.items()):
         columns = [k for k in rows[0]
                    if k not in HIDDEN and not k.startswith("r_at_")]
         display(Markdown(viz.results_table(rows, columns=columns)))
+        if stale_curves(record):
+            display(Markdown(STALE))
 
 # %% [markdown]
 # ## Run times

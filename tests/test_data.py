@@ -38,6 +38,16 @@ def test_wrong_content_is_caught_by_checksum(no_data_anywhere, monkeypatch):
         data.load_fashion_mnist("test")
 
 
+def test_right_length_wrong_bytes_is_caught_by_the_sha256(no_data_anywhere, monkeypatch):
+    folder = no_data_anywhere / "mine"
+    write_fake_set(folder)
+    _, length = data.CHECKSUMS["t10k-labels-idx1-ubyte"]
+    (folder / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(b"\0" * length))
+    monkeypatch.setenv("GANRET_DATA", str(folder))
+    with pytest.raises(data.DataError, match="do not match"):
+        data.read_idx(folder / "t10k-labels-idx1-ubyte.gz", "t10k-labels-idx1-ubyte")
+
+
 def test_truncated_file_is_reported(no_data_anywhere, monkeypatch):
     folder = no_data_anywhere / "data" / "fashion-mnist"  # the project's own data folder
     write_fake_set(folder)

@@ -160,3 +160,39 @@ def test_index_lifecycle_and_file_errors(tmp_path):
         index.Index.load(tmp_path / "other.npz")
     with pytest.raises(index.IndexFileError, match="no index file"):
         index.Index.load(tmp_path / "missing.index")
+
+
+def test_a_tie_with_the_last_relevant_item_goes_to_the_non_relevant_one():
+    xq, yq = np.zeros((1, 1)), np.array([0])
+    xb, yb = np.array([[1.0], [2.0], [2.0]]), np.array([0, 0, 1])  # the last relevant ties
+    ap = exact.evaluate_exact(xq, yq, xb, yb, progress=False)["ap_all"][0]
+    assert ap == pytest.approx((1 / 1 + 2 / 3) / 2)  # relevant at ranks 1 and 3, not 1 and 2
+
+
+def brute_force_ap(dist: np.ndarray, relevant: np.ndarray) -> float:
+    """AP from independently computed distances, ties broken as the book states: among equal
+    distances the non-relevant items come first."""
+    order = np.lexsort((relevant, dist))  # by distance, then non-relevant (False) first
+    hits = np.flatnonzero(relevant[order]) + 1
+    return float(np.mean(np.arange(1, len(hits) + 1) / hits))
+
+
+@pytest.mark.parametrize("metric", ["l2", "ip"])  # cosine is ip on normalised vectors
+def test_exact_ranking_equals_a_brute_force_reference_with_ties(metric):
+    from scipy.spatial.distance import cdist
+
+    rng = np.random.default_rng(7)
+    xb = rng.integers(-2, 3, size=(400, 3)).astype(np.float64)  # small integers: many exact ties
+    xq = rng.integers(-2, 3, size=(25, 3)).astype(np.float64)
+    yb, yq = rng.integers(0, 3, 400), rng.integers(0, 3, 25)
+    dist = cdist(xq, xb, "sqeuclidean") if metric == "l2" else -(xq @ xb.T)
+    ours = exact.evaluate_exact(xq, yq, xb, yb, metric, progress=False, dtype=np.float64)["ap_all"]
+    reference = [brute_force_ap(dist[i], yb == yq[i]) for i in range(len(xq))]
+    np.testing.assert_allclose(ours, reference, rtol=1e-12)
+
+
+def test_query_ids_out_of_range_are_clear_errors():
+    xb, yb = clustered(50)
+    for bad in ([60], [-2]):
+        with pytest.raises(ValueError, match="query_ids"):
+            exact.evaluate_exact(xb[:1], yb[:1], xb, yb, query_ids=bad, progress=False)

@@ -68,3 +68,26 @@ def test_js_divergence_closed_forms():
     a = ((x >= 0) & (x < 1)).astype(float)
     b = ((x >= 2) & (x < 3)).astype(float)
     assert toy.js_divergence(a / (a.sum() * dx), b / (b.sum() * dx), dx) == pytest.approx(math.log(2))
+
+
+def test_the_losses_push_each_player_the_right_way():
+    """A few discriminator steps on separable data raise D(x) and lower D(G(z)); a generator
+    step raises D(G(z)). A swapped or sign-flipped loss moves them the other way."""
+    torch.manual_seed(0)
+    real, fake = torch.randn(256, 1) * 0.1 + 2, torch.randn(256, 1) * 0.1 - 2
+    D = torch.nn.Linear(1, 1)
+    opt = torch.optim.SGD(D.parameters(), lr=0.1)
+    before = torch.sigmoid(D(real)).mean().item(), torch.sigmoid(D(fake)).mean().item()
+    for _ in range(5):
+        opt.zero_grad()
+        losses.d_loss(D(real), D(fake)).backward()
+        opt.step()
+    after = torch.sigmoid(D(real)).mean().item(), torch.sigmoid(D(fake)).mean().item()
+    assert after[0] > before[0] and after[1] < before[1]
+    shift = torch.zeros(1, requires_grad=True)  # a generator that can only translate its samples
+    for kind in losses.G_LOSSES:
+        shift.grad = None
+        losses.g_loss(D(fake + shift), kind).backward()
+        with torch.no_grad():
+            moved = torch.sigmoid(D(fake + shift - 0.1 * shift.grad)).mean()
+            assert moved > torch.sigmoid(D(fake + shift)).mean(), kind

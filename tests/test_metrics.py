@@ -53,3 +53,51 @@ def test_matches_sklearn_average_precision_on_random_rankings():
 def test_relevance_must_be_2d():
     with pytest.raises(ValueError, match="2-D"):
         metrics.ranks_from_relevance(np.array([1, 0, 1]))
+
+
+def test_interpolation_reaches_exact_recall_levels():
+    # R = 10, relevant at ranks 1, 2, 3, 50..56: at recall 0.3 (3 items) the precision is 1.0; a
+    # float ceiling of 0.3 * 10 = 3.0000000000000004 used to ask for a 4th item (precision 4/50)
+    ranks = np.array([[1, 2, 3, *range(50, 57)]], dtype=float)
+    curve = metrics.interpolated_precision(ranks, [10])[0]
+    level = int(np.flatnonzero(np.isclose(metrics.RECALL_LEVELS, 0.3))[0])
+    assert curve[level] == 1.0
+    for r in (10, 1000, 6000):  # level j / 20 asks for ceil(j R / 20) items, in integers
+        needed = metrics.items_needed(metrics.RECALL_LEVELS, r)
+        np.testing.assert_array_equal(needed, np.maximum(-(-np.arange(21) * r // 20), 1))
+
+
+def test_interpolation_takes_the_running_maximum():
+    ranks = np.array([[1.0, 4.0, 5.0]])  # precisions 1, 0.5, 0.6: not monotone
+    curve = metrics.interpolated_precision(ranks, [3], np.array([0.5, 2 / 3, 1.0]))
+    np.testing.assert_allclose(curve, [[0.6, 0.6, 0.6]])  # at 0.5 the best at recall >= 0.5 is 0.6
+
+
+def sklearn_interpolated(relevant: np.ndarray, scores: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """An independent reference: scikit-learn's curve, max precision at recall >= t (exact levels)."""
+    from sklearn.metrics import precision_recall_curve
+
+    precision, recall, _ = precision_recall_curve(relevant, scores)
+    precision, recall = precision[:-1], recall[:-1]  # drop the added (recall 0, precision 1) end
+    return np.array([precision[recall >= t - 1e-12].max() for t in levels])
+
+
+def test_interpolated_curve_agrees_with_scikit_learn():
+    rng = np.random.default_rng(3)
+    # a block at the top, then a gap (where a skipped item shows), and random placements
+    top_then_gap = np.isin(np.arange(300), [0, 1, 2, *range(49, 56), *range(200, 210)])
+    cases = [top_then_gap] + [np.isin(np.arange(300), rng.choice(300, r, replace=False))
+                              for r in (1, 7, 10, 20, 60)]
+    for relevant in cases:
+        n_relevant = int(relevant.sum())
+        scores = 300.0 - np.arange(300)  # item j at rank j + 1; no ties
+        order = np.argsort(-scores)
+        ranks = metrics.ranks_from_relevance(relevant[order][None])
+        ours = metrics.interpolated_precision(ranks, [n_relevant])[0]
+        np.testing.assert_allclose(ours, sklearn_interpolated(relevant, scores, metrics.RECALL_LEVELS))
+
+
+def test_summarised_curve_says_how_it_was_interpolated():
+    per_query = metrics.evaluate_ranks(np.array([[1.0, 3.0]]), np.array([2]))
+    curve = metrics.summarize(per_query)["pr_curve"]
+    assert curve["interpolation"] == metrics.PR_INTERPOLATION and len(curve["precision"]) == 21

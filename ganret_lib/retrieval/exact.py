@@ -90,6 +90,9 @@ def evaluate_exact(xq, yq, xb, yb, metric: str = "l2", query_ids=None, batch_siz
     exclude = np.full(len(xq), -1) if query_ids is None else np.asarray(query_ids)
     if exclude.shape != (len(xq),):
         raise ValueError(f"query_ids must have one entry per query ({len(xq)}), got shape {exclude.shape}")
+    if exclude.size and (exclude.min() < -1 or exclude.max() >= len(xb)):
+        raise ValueError(f"query_ids must be database positions (0 to {len(xb) - 1}) or -1 (the query "
+                         f"is not in the database), got values from {exclude.min()} to {exclude.max()}")
     exclude = np.where(exclude >= 0, position[np.clip(exclude, 0, None)], -1)
     xq, xb = key_operands(xq, xb, metric)
     labels, starts = np.unique(yb, return_index=True)

@@ -24,6 +24,9 @@ from __future__ import annotations
 import numpy as np
 
 RECALL_LEVELS = np.linspace(0.0, 1.0, 21)
+# Stored with every curve: curves without it were computed before the fix of `items_needed`
+# (a float ceiling that could skip to the next relevant item) and are marked on the results page.
+PR_INTERPOLATION = "exact-levels"
 
 
 def ranks_from_relevance(relevance: np.ndarray) -> np.ndarray:
@@ -81,10 +84,19 @@ def interpolated_precision(ranks: np.ndarray, n_relevant: np.ndarray,
     for q, r in enumerate(n_relevant):
         if r == 0:
             continue
-        # the first relevant index whose recall i/R reaches the level
-        idx = np.clip(np.ceil(recall_levels * r).astype(int) - 1, 0, r - 1)
-        out[q] = best_after[q, idx]
+        out[q] = best_after[q, items_needed(recall_levels, r) - 1]
     return out
+
+
+def items_needed(recall_levels: np.ndarray, n_relevant: int) -> np.ndarray:
+    """The smallest i with i / R >= t, for each level t (at least 1, at most R).
+
+    The levels are meant as exact fractions (0.05, 0.30, ...) but are floats: 0.3 * 10 is
+    3.0000000000000004, whose ceiling would ask for a 4th item. A product within 1e-9 of an
+    integer is that integer.
+    """
+    needed = np.ceil(np.asarray(recall_levels, dtype=np.float64) * n_relevant - 1e-9)
+    return np.clip(needed.astype(int), 1, n_relevant)
 
 
 def evaluate_ranks(ranks: np.ndarray, n_relevant: np.ndarray, precision_ks=(10, 100),
@@ -119,5 +131,6 @@ def summarize(per_query: dict[str, np.ndarray]) -> dict:
         out["m" + name if name.startswith("ap_") else name] = float(np.mean(values[valid]))
     if "pr_curve" in per_query:
         out["pr_curve"] = {"recall": RECALL_LEVELS.round(4).tolist(),
-                           "precision": np.mean(per_query["pr_curve"][valid], axis=0).round(6).tolist()}
+                           "precision": np.mean(per_query["pr_curve"][valid], axis=0).round(6).tolist(),
+                           "interpolation": PR_INTERPOLATION}
     return out

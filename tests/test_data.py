@@ -38,6 +38,15 @@ def test_wrong_content_is_caught_by_checksum(no_data_anywhere, monkeypatch):
         data.load_fashion_mnist("test")
 
 
+def test_search_path_prefers_ganret_data_over_the_project_folder(no_data_anywhere, monkeypatch):
+    (no_data_anywhere / "_toc.yml").write_text("root: x\n")
+    write_fake_set(no_data_anywhere / "data" / "fashion-mnist")
+    assert data.find_fashion_mnist() == no_data_anywhere / "data" / "fashion-mnist"
+    write_fake_set(no_data_anywhere / "elsewhere")
+    monkeypatch.setenv("GANRET_DATA", str(no_data_anywhere / "elsewhere"))
+    assert data.find_fashion_mnist() == no_data_anywhere / "elsewhere"
+
+
 def test_right_length_wrong_bytes_is_caught_by_the_sha256(no_data_anywhere, monkeypatch):
     folder = no_data_anywhere / "mine"
     write_fake_set(folder)

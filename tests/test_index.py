@@ -196,3 +196,21 @@ def test_query_ids_out_of_range_are_clear_errors():
     for bad in ([60], [-2]):
         with pytest.raises(ValueError, match="query_ids"):
             exact.evaluate_exact(xb[:1], yb[:1], xb, yb, query_ids=bad, progress=False)
+
+
+def test_pq_needs_a_dimension_divisible_by_the_code_size():
+    with pytest.raises(ValueError, match="multiple of pq_m"):
+        index.Index(10, kind="pq", pq_m=4)
+
+
+def test_protocol_evaluate_and_describe_on_a_small_split():
+    from ganret_lib.retrieval import protocol
+
+    xb, yb = clustered(80)
+    xq, yq = clustered(10, seed=3)
+    split = protocol.Split(xb, yb, xq, yq, np.arange(80), np.arange(10), dataset="toy", split_sizes=(80, 20))
+    assert split.describe()["dataset"] == "toy" and split.describe()["subset"] == "class-balanced, seeded"
+    row = protocol.evaluate("pixels", xq, xb, split, "l2", progress=False, note="x")
+    direct = exact.evaluate_exact(xq, yq, xb, yb, "l2", progress=False)["ap_all"].mean()
+    assert row["method"] == "pixels" and row["note"] == "x" and row["dim"] == 8
+    assert row["map_all"] == pytest.approx(direct, abs=1e-6) and row["n_queries"] == 10

@@ -139,3 +139,11 @@ def test_run_identity_covers_the_data_size(tmp_path, monkeypatch):
         model, opt, step = problem()
         dirs.add(loop.fit_or_load("toy", {"m": model}, {"o": opt}, step, n, CFG, {}, until=0).run_dir)
     assert len(dirs) == 2
+
+
+def test_checkpoint_of_the_same_configuration_but_other_networks_is_refused(tmp_path):
+    fitter(tmp_path)[1].fit(until=2, progress=False)
+    other = torch.nn.Linear(1, 2)  # same configs, a different network
+    opt = torch.optim.Adam(other.parameters())
+    with pytest.raises(CheckpointError, match="does not match these networks"):
+        loop.Fitter({"model": other}, {"opt": opt}, problem()[2], len(DATA), CFG, tmp_path, {"task": "toy"})

@@ -9,7 +9,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 export OMP_WAIT_POLICY := PASSIVE
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: book test data execute build sync check-sync lint unit nbval smoke full bench clean
+.PHONY: book test data execute build sync check-sync lint unit nbval smoke full bench mutate clean
 
 $(STAMP): requirements.lock pyproject.toml
 	python3 -m venv $(VENV)
@@ -66,6 +66,13 @@ full: data check-sync
 	  echo "full run of $$nb"; \
 	  $(BIN)/papermill -k python3 --cwd notebooks "$$nb" "_build/full/$$(basename $$nb)" -p profile full || exit 1; \
 	done
+
+## make mutate: mutation testing of metrics, exact ranking and losses (pyproject's [tool.mutmut]);
+## not part of `make test` (about an hour on 2 cores: mutants of the ranker that loop time out)
+mutate: $(STAMP)
+	rm -rf mutants
+	$(BIN)/mutmut run || true
+	$(BIN)/mutmut results
 
 bench: data
 	@for b in benchmarks/bench_*.py; do $(BIN)/python $$b; done

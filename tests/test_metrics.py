@@ -101,3 +101,31 @@ def test_summarised_curve_says_how_it_was_interpolated():
     per_query = metrics.evaluate_ranks(np.array([[1.0, 3.0]]), np.array([2]))
     curve = metrics.summarize(per_query)["pr_curve"]
     assert curve["interpolation"] == metrics.PR_INTERPOLATION and len(curve["precision"]) == 21
+
+
+def test_ap_at_k_counts_a_relevant_item_at_rank_exactly_k():
+    ranks = np.array([[1.0, 2.0]])
+    assert metrics.average_precision(ranks, [2], k=2)[0] == 1.0
+    assert metrics.average_precision(ranks, [3], k=1)[0] == 1.0
+
+
+def test_metrics_of_several_queries_stay_per_query():
+    # query 0: R = 1 found at rank 2; query 1: R = 0; query 2: R = 2 at ranks 1 and 4
+    ranks = np.array([[2.0, np.inf], [np.inf, np.inf], [1.0, 4.0]])
+    n_relevant = np.array([1, 0, 2])
+    np.testing.assert_allclose(metrics.recall_at_k(ranks, n_relevant, 2), [1.0, np.nan, 0.5])
+    curve = metrics.interpolated_precision(ranks, n_relevant, np.array([0.5, 1.0]))
+    np.testing.assert_allclose(curve, [[0.5, 0.5], [np.nan, np.nan], [1.0, 0.5]])
+    per_query = metrics.evaluate_ranks(ranks, n_relevant, precision_ks=(2,), ap_ks=(2,))
+    assert set(per_query) == {"n_relevant", "ap_all", "ap_2", "p_at_2", "r_at_2", "pr_curve"}
+    np.testing.assert_allclose(per_query["ap_all"], [0.5, np.nan, (1 + 2 / 4) / 2])
+    np.testing.assert_allclose(per_query["ap_2"], [0.5, np.nan, 0.5])  # AP@2, not AP@all
+    summary = metrics.summarize(per_query)
+    assert set(summary) == {"n_queries", "n_queries_without_relevant", "map_all", "map_2", "p_at_2",
+                            "r_at_2", "pr_curve"}
+    assert summary["n_queries"] == 3 and summary["n_queries_without_relevant"] == 1
+    assert summary["map_2"] == pytest.approx(0.5) and summary["r_at_2"] == pytest.approx(0.75)
+    assert summary["pr_curve"]["recall"][:2] == [0.0, 0.05]
+    batches = metrics.concat_batches([metrics.evaluate_ranks(ranks[:1], n_relevant[:1]),
+                                      metrics.evaluate_ranks(ranks[1:], n_relevant[1:])])
+    np.testing.assert_allclose(batches["ap_all"], per_query["ap_all"])

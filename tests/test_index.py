@@ -214,3 +214,21 @@ def test_protocol_evaluate_and_describe_on_a_small_split():
     direct = exact.evaluate_exact(xq, yq, xb, yb, "l2", progress=False)["ap_all"].mean()
     assert row["method"] == "pixels" and row["note"] == "x" and row["dim"] == 8
     assert row["map_all"] == pytest.approx(direct, abs=1e-6) and row["n_queries"] == 10
+
+
+def test_batch_size_and_threads_move_ap_by_rounding_only_and_not_at_all_in_float64():
+    rng = np.random.default_rng(11)
+    yb, yq = rng.integers(0, 4, 700), rng.integers(0, 4, 60)
+    xb = (rng.normal(size=(700, 16)) + yb[:, None]).round(1).astype(np.float32)  # coarse: many ties
+    xq = (rng.normal(size=(60, 16)) + yq[:, None]).round(1).astype(np.float32)
+    runs = {(b, t): exact.evaluate_exact(xq, yq, xb, yb, batch_size=b, threads=t, progress=False)["ap_all"]
+            for b in (7, 64, 256) for t in (1, 2)}
+    reference = runs[256, 2]
+    for result in runs.values():  # float32 rounding decides near-ties: bounded, not zero
+        np.testing.assert_allclose(result, reference, atol=1e-3)
+    # integer features are exact in float64: the result is then the same bit for bit
+    xb_int, xq_int = np.round(xb * 10), np.round(xq * 10)
+    exact64 = [exact.evaluate_exact(xq_int, yq, xb_int, yb, batch_size=b, threads=t, dtype=np.float64,
+                                    progress=False)["ap_all"] for b in (7, 256) for t in (1, 2)]
+    for result in exact64[1:]:
+        np.testing.assert_array_equal(result, exact64[0])

@@ -75,8 +75,12 @@ def evaluate_exact(xq, yq, xb, yb, metric: str = "l2", query_ids=None, batch_siz
 
     Relevant = same label. `query_ids[q]` is the database index of query q when queries are
     drawn from the database (-1 otherwise); that item is removed from q's ranking by id.
-    Exact and deterministic: ties go to the non-relevant item, whatever the database order.
-    Keys are computed in `dtype` (float32; float64 makes ties all but impossible).
+    Ties go to the non-relevant item, whatever the database order. Keys are computed in `dtype`.
+    In float32 (the default) the matrix product's rounding depends on the batch size and the
+    thread count, so keys that are equal in exact arithmetic can come out unequal: an AP can
+    move between batch sizes, by up to about 1e-3 on coarsely quantised features full of ties
+    (tested), far less on continuous features. For results independent of both on exactly
+    representable features (e.g. small integers), use `dtype=np.float64`.
     """
     xq, xb = _check_pair(xq, xb, metric, dtype)
     yq, yb = np.asarray(yq), np.asarray(yb)

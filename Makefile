@@ -36,7 +36,7 @@ execute: data check-sync
 	@for nb in $(NOTEBOOKS); do \
 	  echo "executing $$nb"; \
 	  $(BIN)/papermill -k python3 --cwd notebooks --no-progress-bar "$$nb" "$$nb" || exit 1; \
-	  $(BIN)/jupytext -q --sync "$${nb%.ipynb}.py"; \
+	  $(BIN)/python scripts/sync_notebooks.py "$$nb"; \
 	done
 
 build: $(STAMP)

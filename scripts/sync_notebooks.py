@@ -1,9 +1,12 @@
-"""`make sync`: update each chapter's .ipynb from its edited .py (jupytext --sync), safely.
+"""`make sync` (and each step of `make execute`): tidy the executed .ipynb, then pair it with its
+.py (jupytext --sync).
 
-papermill writes an empty `tags: []` into every cell it executes, and jupytext then restores
-that empty list over tags added in the .py (a new `hide-input` tag would vanish on sync).
-Empty tag lists are dropped first, keeping each notebook's modification time so that --sync
-still takes the newer file as the source.
+Tidying, with each notebook's modification time kept so that --sync still takes the newer file
+as the source:
+- stderr outputs are dropped: they hold progress bars and their timings, which differ on every
+  run and which the book does not show;
+- empty tag lists are dropped: papermill writes `tags: []` into every cell it executes, and
+  jupytext would restore that empty list over tags added in the .py.
 """
 import os
 import subprocess
@@ -13,25 +16,30 @@ from pathlib import Path
 import nbformat
 
 
-def drop_empty_tags(path: Path) -> None:
+def tidy(path: Path) -> None:
     nb = nbformat.read(path, as_version=4)
-    empty = [cell for cell in nb.cells if cell.metadata.get("tags") == []]
-    if empty:
-        stat = path.stat()
-        for cell in empty:
+    changed = False
+    for cell in nb.cells:
+        if cell.metadata.get("tags") == []:
             del cell.metadata["tags"]
+            changed = True
+        outputs = [o for o in cell.get("outputs", []) if o.get("name") != "stderr"]
+        if cell.cell_type == "code" and len(outputs) != len(cell.outputs):
+            cell.outputs, changed = outputs, True
+    if changed:
+        stat = path.stat()
         nbformat.write(nb, path)
         os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
 
 
-def main() -> int:
-    sources = sorted(Path("notebooks").glob("*.py"))
+def main(paths: list[str]) -> int:
+    sources = [Path(p).with_suffix(".py") for p in paths] or sorted(Path("notebooks").glob("*.py"))
     for py in sources:
         if py.with_suffix(".ipynb").exists():
-            drop_empty_tags(py.with_suffix(".ipynb"))
+            tidy(py.with_suffix(".ipynb"))
     jupytext = Path(sys.executable).with_name("jupytext")
     return subprocess.run([str(jupytext), "-q", "--sync", *map(str, sources)]).returncode
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -26,7 +26,7 @@ from ..core.device import map_batches, resolve_device
 from ..core.loop import FitConfig, Fitter, fit_or_load
 from ..data import images as im
 from ..data.degrade import SEEN, random_seen_degradation
-from ..gan import losses
+from ..gan import losses, quality
 from ..gan.models import init_weights
 from ..retrieval.vectors import l2_normalise
 
@@ -145,10 +145,9 @@ def restore(G: nn.Module, stored: np.ndarray, batch_size: int = 500, device="aut
 @torch.no_grad()
 def features_and_posteriors(classifier: nn.Module, stored: np.ndarray, batch_size: int = 1000, device="auto"):
     """F's 128-d features and class posteriors of stored uint8 images."""
-    classifier.eval().to(resolve_device(device))
-    feats = map_batches(classifier.body, im.to_gan(stored), batch_size, device)
-    logits = classifier.head(feats.to(resolve_device(device))).cpu()
-    return feats.numpy(), torch.softmax(logits, 1).numpy()
+    feats = quality.features(classifier, im.to_gan(stored), batch_size, device)
+    logits = classifier.head(torch.from_numpy(feats).to(resolve_device(device))).cpu()
+    return feats, torch.softmax(logits, 1).numpy()
 
 
 def fuse(f_original: np.ndarray, f_restored: np.ndarray, w: float) -> np.ndarray:

@@ -27,6 +27,7 @@ from tqdm import tqdm
 from ..core.device import map_batches, resolve_device
 from ..core.runs import atomic_write_bytes
 from ..data import images as im
+from ..gan import quality
 from ..gan.models import DCGANConfig, Discriminator, Encoder
 from ..gan.quality import SmallCNN
 from ..retrieval.vectors import l2_normalise
@@ -326,8 +327,7 @@ class ClassifierFeatures(_Network):
         self.classifier = classifier
 
     def transform(self, stored: np.ndarray) -> np.ndarray:
-        self.classifier.eval().to(resolve_device(self.device))
-        return map_batches(self.classifier.body, self._images(stored), self.batch_size, self.device).numpy()
+        return quality.features(self.classifier, self._images(stored), self.batch_size, self.device)
 
     def state(self) -> dict:
         return {"config": self.classifier.config, **_weights(self.classifier)}

@@ -28,8 +28,8 @@
 #
 # **You will learn**
 # - how to turn the source's description into a method with equations, networks and losses;
-# - how to train an image-to-image GAN (a U-Net generator with a patch discriminator) that uses
-#   no class labels;
+# - how to train an image-to-image GAN (a U-Net generator with a patch discriminator) whose
+#   losses take no class labels, though one of them runs through a label-trained classifier;
 # - how to measure a query-cleaning method honestly: clean-query ceiling, degraded floor, a
 #   classical restoration baseline, held-out degradations and an ablation of the adversary.
 
@@ -128,16 +128,18 @@ print(split.describe())
 # **G, the adversarial cleaner.** A U-Net {cite}`ronneberger2015unet` (two down-sampling levels
 # with skip connections, tanh output) maps a degraded image $\tilde x$ to $G(\tilde x)$. It is
 # trained on synthetic pairs $(\tilde x, x)$: clean training images, each degraded on the fly by
-# a random *seen* degradation at a random severity. With a patch discriminator $D$ that judges
-# 8×8 overlapping patches as clean-real or cleaned-fake (as in pix2pix {cite}`isola2017pix2pix`),
+# a random *seen* degradation at a random severity. With a patch discriminator $D$ that gives an
+# 8×8 grid of decisions, each on an overlapping 18×18 patch (its receptive field), clean-real or
+# cleaned-fake (as in pix2pix {cite}`isola2017pix2pix`),
 #
 # $$\mathcal L_G = \underbrace{-\log \sigma\big(D(G(\tilde x))\big)}_{\text{adversarial (non-saturating)}}
 # \;+\; 100\,\lVert G(\tilde x) - x\rVert_1
 # \;+\; 10\,\big(1 - \cos(F(G(\tilde x)), F(x))\big),$$
 #
 # and $D$ minimises the usual discriminator loss (chapter 2) on clean images against $G$'s
-# outputs. The last term asks the cleaned image to *look like the clean one to F*. $F$ is frozen
-# and no class label enters $G$'s training.
+# outputs. The last term asks the cleaned image to *look like the clean one to F*. $F$ is frozen.
+# No class label enters $G$'s losses, but $G$ is trained through $F$, which was trained with labels:
+# $G$ is not label-free.
 #
 # **Fusion.** With $n(\cdot)$ the L2 normalisation, the query descriptor is
 # $\varphi_w(\tilde x) = \big[\sqrt{w}\, n(F(\tilde x));\ \sqrt{1-w}\, n(F(G(\tilde x)))\big]$ and the

@@ -1,3 +1,5 @@
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -73,3 +75,57 @@ def test_query_and_database_descriptors_line_up():
     np.testing.assert_allclose(np.diag(afa.fuse(f_db, f_db, 1.0) @ db["fused"].T), np.sqrt(0.5), rtol=1e-5)
     filtered = afa.median_filter(np.pad(np.full((1, 3, 3), 200, np.uint8), ((0, 0), (1, 1), (1, 1))))
     assert filtered[0, 2, 2] == 200 and filtered[0, 0, 0] == 0
+
+
+def test_patch_discriminator_sees_18_by_18_patches():
+    D = afa.PatchDiscriminator(4).eval()
+    x = torch.zeros(1, 1, 32, 32, requires_grad=True)
+    D(x)[0, 0, 4, 4].backward()
+    rows, cols = np.nonzero(x.grad[0, 0].numpy())
+    assert (rows.min(), rows.max(), cols.min(), cols.max()) == (9, 26, 9, 26)  # 18 x 18
+
+
+def cleaner_pair(adv_weight, rec_weight, feat_weight):
+    """A tiny cleaner, its discriminator, copies of both, and one step on a fixed batch."""
+    torch.manual_seed(0)
+    G, D, classifier = afa.UNetCleaner(4), afa.PatchDiscriminator(4), quality.SmallCNN(8).eval()
+    before = copy.deepcopy(G), copy.deepcopy(D)
+    opt_g, opt_d = (torch.optim.SGD(m.parameters(), lr=0.01) for m in (G, D))
+    real = torch.rand(8, 1, 32, 32) * 2 - 1
+    degraded = (real + 0.5 * torch.randn_like(real)).clamp(-1, 1)
+    cfg = afa.CleanerConfig(width=4, adv_weight=adv_weight, rec_weight=rec_weight, feat_weight=feat_weight)
+    stats = afa.cleaner_step(G, D, classifier, opt_g, opt_d, real, degraded, cfg)
+    return (G, D), before, classifier, real, degraded, stats
+
+
+def mean_d(D, x):
+    with torch.no_grad():
+        return torch.sigmoid(D(x)).mean().item()
+
+
+def test_cleaner_step_adversary_moves_each_player_the_right_way():
+    (G, D), (G0, D0), _, real, degraded, stats = cleaner_pair(1.0, 0.0, 0.0)
+    with torch.no_grad():
+        restored_before = G0(degraded)
+        restored_after = G(degraded)
+    assert mean_d(D, real) > mean_d(D0, real)  # D learns clean images are real
+    assert mean_d(D, restored_before) < mean_d(D0, restored_before)  # ... and G's outputs fake
+    assert mean_d(D, restored_after) > mean_d(D, restored_before)  # G learns to fool the new D
+    assert set(stats) == {"d_loss", "adv", "l1", "feat"}
+
+
+@pytest.mark.parametrize("term", ["l1", "feat"])
+def test_cleaner_step_lowers_each_reconstruction_term(term):
+    weights = (0.0, 1.0, 0.0) if term == "l1" else (0.0, 0.0, 10.0)
+    (G, D), (G0, D0), classifier, real, degraded, stats = cleaner_pair(*weights)
+    with torch.no_grad():
+        def loss(g):
+            restored = g(degraded)
+            if term == "l1":
+                return torch.nn.functional.l1_loss(restored, real).item()
+            return afa.feature_consistency(classifier, restored, real).item()
+
+        assert loss(G) < loss(G0)
+        assert stats[term].item() == pytest.approx(loss(G0), rel=1e-5)
+    assert all(torch.equal(a, b) for a, b in zip(D.state_dict().values(), D0.state_dict().values()))
+    assert set(stats) == {"l1", "feat"}  # no adversary: D untouched, no adversarial stats

@@ -1,3 +1,4 @@
+import copy
 import json
 
 import pytest
@@ -42,6 +43,28 @@ def test_step_is_algorithm_1_with_the_losses_of_chapter_2():
     torch.testing.assert_close(stats["g_loss"], losses.g_loss(fake_logits))
     torch.testing.assert_close(stats["d_real"], torch.sigmoid(real_logits).mean())
     assert all(p.grad is not None for p in G.parameters())  # the generator step reached G
+
+
+def test_one_step_moves_each_player_the_right_way():
+    """D's update raises D(x) and lowers D(G(z)) on its batch; G's update then raises D(G(z))
+    under the new D. A swapped or sign-flipped player moves them the other way."""
+    G, D = models.build_dcgan(MODEL)
+    G_before = copy.deepcopy(G)
+    D_before = copy.deepcopy(D)
+    opt_g, opt_d = (torch.optim.SGD(m.parameters(), lr=0.02) for m in (G, D))
+    real, z = images(16), torch.randn(16, MODEL.nz)
+    dcgan.dcgan_step(G, D, opt_g, opt_d, real, z)
+
+    def p_real(d, x):  # mean D(x) in train mode, as the step sees it
+        with torch.no_grad():
+            return torch.sigmoid(d(x)).mean().item()
+
+    with torch.no_grad():
+        fake_before = G_before(z)
+    assert p_real(D, real) > p_real(D_before, real)
+    assert p_real(D, fake_before) < p_real(D_before, fake_before)
+    with torch.no_grad():
+        assert p_real(D, G(z)) > p_real(D, fake_before)
 
 
 def test_resume_gives_identical_weights(tmp_path):

@@ -6,9 +6,11 @@
 - G: a U-Net that maps a degraded image to a clean-looking one, trained on synthetic
   (degraded, clean) pairs of the SEEN degradations with three losses: an adversarial loss from
   a patch discriminator, an L1 reconstruction loss and a feature-consistency loss
-  1 - cos(F(G(x~)), F(x)). No class labels enter G's training (F is frozen).
-- Fusion: phi_w(x) = [sqrt(w) n(F(x)); sqrt(1 - w) n(F(G(x)))] with n = L2 normalisation, so
-  that <phi_w(q), phi_w(b)> = w cos(F q, F b) + (1 - w) cos(F G q, F G b).
+  1 - cos(F(G(x~)), F(x)). No label enters G's losses, but G is trained through F, which was
+  trained with labels: G is not label-free.
+- Fusion: phi_w(q) = [sqrt(w) n(F(q)); sqrt(1 - w) n(F(G(q)))] with n = L2 normalisation. The
+  database is clean and not passed through G (`database_descriptors`): phi_w(b) has n(F(b)) in
+  both halves, so <phi_w(q), phi_w(b)> = w cos(F q, F b) + (1 - w) cos(F G q, F b).
 - Decision: psi(x) = [sqrt(1 - beta) phi_w(x); sqrt(beta) p(x)] with p the class posteriors
   (w-weighted like the features); ranked by inner product, the score is
   (1 - beta) <phi, phi> + beta <p_q, p_b>: agreement of the two decisions re-ranks the list.
@@ -59,7 +61,8 @@ class UNetCleaner(nn.Module):
 
 
 class PatchDiscriminator(nn.Module):
-    """1 x 32 x 32 -> w x 16 -> 2w x 8 -> 1 x 8 x 8 logits: one real/fake decision per 10 x 10 patch."""
+    """1 x 32 x 32 -> w x 16 -> 2w x 8 -> 1 x 8 x 8 logits: one real/fake decision per 18 x 18 patch
+    (receptive field of 4x4/2, 4x4/2, 3x3/1: 4 + 3 * 2 + 2 * 4 = 18 pixels; tested)."""
 
     def __init__(self, width: int = 32):
         super().__init__()
@@ -87,6 +90,33 @@ def feature_consistency(classifier: nn.Module, restored: torch.Tensor, clean: to
     return (1 - F.cosine_similarity(classifier.body(restored), classifier.body(clean), dim=1)).mean()
 
 
+def cleaner_step(G, D, classifier, opt_g, opt_d, real: torch.Tensor, degraded: torch.Tensor,
+                 cfg: CleanerConfig) -> dict:
+    """One step on a batch (gan form): D learns clean from restored; G learns to restore.
+
+    G's loss: adv_weight * (non-saturating GAN loss) + rec_weight * L1 + feat_weight * (1 - cos of F).
+    With adv_weight = 0, D is left untouched.
+    """
+    restored = G(degraded)
+    stats = {}
+    if cfg.adv_weight > 0:
+        loss_d = losses.d_loss(D(real), D(restored.detach()))
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt_d.step()
+        adv = losses.g_loss(D(restored), "non_saturating")
+        stats |= {"d_loss": loss_d.detach(), "adv": adv.detach()}
+    else:
+        adv = torch.zeros((), device=real.device)
+    rec = F.l1_loss(restored, real)
+    feat = feature_consistency(classifier, restored, real)
+    loss = cfg.adv_weight * adv + cfg.rec_weight * rec + cfg.feat_weight * feat
+    opt_g.zero_grad(set_to_none=True)
+    loss.backward()
+    opt_g.step()
+    return stats | {"l1": rec.detach(), "feat": feat.detach()}
+
+
 def train_cleaner(name: str, classifier: nn.Module, clean_images: np.ndarray, cfg: CleanerConfig,
                   fit_cfg: FitConfig, classifier_id: str, device="auto", progress: bool = True) -> Fitter:
     """Train (or load) G and its patch discriminator on clean uint8 images degraded on the fly.
@@ -108,24 +138,7 @@ def train_cleaner(name: str, classifier: nn.Module, clean_images: np.ndarray, cf
         x = clean[idx]  # degraded on the CPU, where the step's generator draws
         real = im.unit_to_gan(x).to(device)
         degraded = im.unit_to_gan(random_seen_degradation(x, g, cfg.kinds)).to(device)
-        restored = G(degraded)
-        stats = {}
-        if cfg.adv_weight > 0:
-            loss_d = losses.d_loss(D(real), D(restored.detach()))
-            opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            opt_d.step()
-            adv = losses.g_loss(D(restored), "non_saturating")
-            stats |= {"d_loss": loss_d.detach(), "adv": adv.detach()}
-        else:
-            adv = torch.zeros((), device=device)
-        rec = F.l1_loss(restored, real)
-        feat = feature_consistency(classifier, restored, real)
-        loss = cfg.adv_weight * adv + cfg.rec_weight * rec + cfg.feat_weight * feat
-        opt_g.zero_grad(set_to_none=True)
-        loss.backward()
-        opt_g.step()
-        return stats | {"l1": rec.detach(), "feat": feat.detach()}
+        return cleaner_step(G, D, classifier, opt_g, opt_d, real, degraded, cfg)
 
     classifier.requires_grad_(False)  # gradients reach G through F; F's weights stay as trained
     try:

@@ -210,8 +210,11 @@ def test_protocol_evaluate_and_describe_on_a_small_split():
     xq, yq = clustered(10, seed=3)
     split = protocol.Split(xb, yb, xq, yq, np.arange(80), np.arange(10), dataset="toy", split_sizes=(80, 20))
     assert split.describe()["dataset"] == "toy" and split.describe()["subset"] == "class-balanced, seeded"
-    row = protocol.evaluate("pixels", xq, xb, split, "l2", progress=False, note="x")
-    direct = exact.evaluate_exact(xq, yq, xb, yb, "l2", progress=False)["ap_all"].mean()
+    aps = {}
+    row = protocol.evaluate("pixels", xq, xb, split, "l2", progress=False, per_query_ap=aps, note="x")
+    direct = exact.evaluate_exact(xq, yq, xb, yb, "l2", progress=False)["ap_all"]
+    np.testing.assert_array_equal(aps["pixels"], direct)
+    direct = direct.mean()
     assert row["method"] == "pixels" and row["note"] == "x" and row["dim"] == 8
     assert row["map_all"] == pytest.approx(direct, abs=1e-6) and row["n_queries"] == 10
 

@@ -129,3 +129,39 @@ def test_metrics_of_several_queries_stay_per_query():
     batches = metrics.concat_batches([metrics.evaluate_ranks(ranks[:1], n_relevant[:1]),
                                       metrics.evaluate_ranks(ranks[1:], n_relevant[1:])])
     np.testing.assert_allclose(batches["ap_all"], per_query["ap_all"])
+
+
+def test_paired_bootstrap_of_a_constant_difference_is_that_difference():
+    a = np.linspace(0, 1, 50)
+    out = metrics.paired_bootstrap(a, a - 0.25, n_resamples=200)
+    assert out["diff"] == pytest.approx(0.25) and out["low"] == pytest.approx(0.25)
+    assert out["high"] == pytest.approx(0.25) and out["n_queries"] == 50
+
+
+def test_paired_bootstrap_of_two_queries_spans_every_resampled_mean():
+    # differences (0, 1): resampled means 0, 1/2, 1 with probabilities 1/4, 1/2, 1/4, so the
+    # 2.5 % and 97.5 % percentiles are 0 and 1
+    out = metrics.paired_bootstrap(np.array([0.0, 1.0]), np.zeros(2), n_resamples=4000)
+    assert (out["diff"], out["low"], out["high"]) == (0.5, 0.0, 1.0)
+
+
+def test_paired_bootstrap_matches_the_normal_interval_and_pairs_the_queries():
+    rng = np.random.default_rng(0)
+    shared = rng.normal(0, 5, 2000)  # query difficulty, common to both methods
+    a, b = shared + 0.1 + rng.normal(0, 1, 2000), shared + rng.normal(0, 1, 2000)
+    out = metrics.paired_bootstrap(a, b, n_resamples=4000, seed=1)
+    d = a - b
+    half = 1.96 * d.std(ddof=1) / np.sqrt(len(d))  # about 0.062; unpaired it would be about 0.23
+    assert out["low"] == pytest.approx(d.mean() - half, abs=0.006)
+    assert out["high"] == pytest.approx(d.mean() + half, abs=0.006)
+    assert out == metrics.paired_bootstrap(a, b, n_resamples=4000, seed=1)  # seeded
+
+
+def test_paired_bootstrap_drops_queries_without_relevant_items_and_checks_shapes():
+    a, b = np.array([0.5, np.nan, 0.7, 0.2]), np.array([0.1, 0.3, np.nan, 0.0])
+    out = metrics.paired_bootstrap(a, b, n_resamples=100)
+    assert out["n_queries"] == 2 and out["diff"] == pytest.approx(0.3)
+    with pytest.raises(ValueError, match="same length"):
+        metrics.paired_bootstrap(a, b[:3])
+    with pytest.raises(ValueError, match="at least 2"):
+        metrics.paired_bootstrap(a[:2], b[:2])

@@ -63,6 +63,7 @@ def find_fashion_mnist() -> Path | None:
     return next((d for d in candidate_dirs() if _complete(d)), None)
 
 
+# pragma: no mutate start (a mutant could run apt-get or download: not for `make mutate`)
 def fetch_fashion_mnist(allow_apt: bool = True, allow_download: bool = True) -> Path:
     """Make Fashion-MNIST available and return its folder (does nothing if already there)."""
     found = find_fashion_mnist()
@@ -86,6 +87,7 @@ def fetch_fashion_mnist(allow_apt: bool = True, allow_download: bool = True) -> 
             return find_fashion_mnist()
     raise DataError(f"Fashion-MNIST not found in {[str(d) for d in candidate_dirs()]}; "
                     f"tried: {tried or 'nothing (not allowed)'}. {HOW_TO_GET}")
+# pragma: no mutate end
 
 
 def read_idx(path: Path, name: str) -> np.ndarray:

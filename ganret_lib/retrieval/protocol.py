@@ -43,9 +43,16 @@ def load_split(n_db: int | None = None, n_queries: int | None = None, seed: int 
 
 
 def evaluate(method: str, fq: np.ndarray, fb: np.ndarray, split: Split, metric: str = "l2",
-             label_free: bool = True, progress: bool = True, **extra) -> dict:
-    """One results row: exact ranking of the whole database for every query, all metrics."""
+             label_free: bool = True, progress: bool = True, per_query_ap: dict | None = None,
+             **extra) -> dict:
+    """One results row: exact ranking of the whole database for every query, all metrics.
+
+    `per_query_ap`, a dict, receives this method's AP per query under its name, for paired
+    comparisons (`metrics.paired_bootstrap`); records keep only the means.
+    """
     per_query = exact.evaluate_exact(fq, split.yq, fb, split.yb, metric=metric, progress=progress)
+    if per_query_ap is not None:
+        per_query_ap[method] = per_query["ap_all"]
     summary = metrics.summarize(per_query)
     return {"method": method, "metric": metric, "label_free": label_free, "dim": int(fb.shape[1]),
             **{k: (round(v, 6) if isinstance(v, float) else v) for k, v in summary.items()}, **extra}

@@ -129,3 +129,13 @@ def test_cleaner_step_lowers_each_reconstruction_term(term):
         assert stats[term].item() == pytest.approx(loss(G0), rel=1e-5)
     assert all(torch.equal(a, b) for a, b in zip(D.state_dict().values(), D0.state_dict().values()))
     assert set(stats) == {"l1", "feat"}  # no adversary: D untouched, no adversarial stats
+
+
+def test_feature_consistency_is_one_minus_the_cosine_of_f():
+    class Body(torch.nn.Module):  # F.body as the identity on 2-d "images"
+        body = torch.nn.Identity()
+
+    x = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
+    same, turned = x.clone(), torch.tensor([[0.0, 3.0], [0.0, -1.0]])  # cosines 1, 1 and 0, -1
+    assert afa.feature_consistency(Body(), same, x).item() == pytest.approx(0.0, abs=1e-7)
+    assert afa.feature_consistency(Body(), turned, x).item() == pytest.approx((1 + 2) / 2)

@@ -94,3 +94,45 @@ def test_stratified_subset_is_balanced_sorted_and_seeded():
 def test_torchvision_loader_names_its_data_sets():
     with pytest.raises(ValueError, match="cifar10"):
         data.load_torchvision("imagenet")
+
+
+def test_search_path_order_in_full(no_data_anywhere, monkeypatch):
+    (no_data_anywhere / "_toc.yml").write_text("root: x\n")
+    monkeypatch.setenv("GANRET_DATA", str(no_data_anywhere / "mine"))
+    project, mine = no_data_anywhere / "data", no_data_anywhere / "mine"
+    assert data.candidate_dirs() == [mine / "fashion-mnist", mine, project / "fashion-mnist",
+                                     project / "FashionMNIST" / "raw", no_data_anywhere / "no-debian"]
+
+
+def idx_file(folder, array):
+    """An IDX file of uint8 `array`: magic 0 0 8 ndim, big-endian dimensions, the bytes."""
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(d.to_bytes(4, "big") for d in array.shape)
+    raw = header + array.tobytes()
+    path = folder / "synthetic.gz"
+    path.write_bytes(gzip.compress(raw))
+    return path, raw
+
+
+def test_idx_dimensions_are_read_as_4_byte_big_endian_integers(tmp_path, monkeypatch):
+    import hashlib
+
+    array = np.arange(2 * 3 * 70000, dtype=np.int64).astype(np.uint8).reshape(2, 3, 70000)  # 70000 > 2^16
+    path, raw = idx_file(tmp_path, array)
+    monkeypatch.setitem(data.CHECKSUMS, "synthetic", (hashlib.sha256(raw).hexdigest(), len(raw)))
+    np.testing.assert_array_equal(data.read_idx(path, "synthetic"), array)
+
+
+def test_a_mismatch_names_the_expected_size_and_digest(no_data_anywhere):
+    write_fake_set(no_data_anywhere)
+    digest, length = data.CHECKSUMS["t10k-labels-idx1-ubyte"]
+    with pytest.raises(data.DataError, match=f"\\({length} bytes, sha256 {digest[:12]}…\\)"):
+        data.read_idx(no_data_anywhere / "t10k-labels-idx1-ubyte.gz", "t10k-labels-idx1-ubyte")
+
+
+def test_stratified_subset_sizes_at_the_edges():
+    labels = np.repeat(np.arange(4), 5)
+    assert len(data.stratified_subset(labels, 1, seed=0)) == 1
+    assert len(data.stratified_subset(labels, 20, seed=0)) == 20
+    for n in (0, -3):
+        with pytest.raises(ValueError, match="subset size must be positive"):
+            data.stratified_subset(labels, n, seed=0)

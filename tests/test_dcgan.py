@@ -32,16 +32,19 @@ def deterministic():
     runs.seed_everything(0, threads=1)
 
 
-def test_step_is_algorithm_1_with_the_losses_of_chapter_2():
+@pytest.mark.parametrize("g_loss", losses.G_LOSSES)
+def test_step_is_algorithm_1_with_the_losses_of_chapter_2(g_loss):
     G, D = models.build_dcgan(MODEL)
     opt_g, opt_d = (torch.optim.SGD(m.parameters(), lr=0.0) for m in (G, D))  # lr 0: weights stay
     real, z = images(8), torch.randn(8, MODEL.nz)
-    stats = dcgan.dcgan_step(G, D, opt_g, opt_d, real, z)
+    stats = dcgan.dcgan_step(G, D, opt_g, opt_d, real, z, g_loss)
     with torch.no_grad():
         fake_logits, real_logits = D(G(z)), D(real)
+    assert set(stats) == {"d_loss", "g_loss", "d_real", "d_fake"}
     torch.testing.assert_close(stats["d_loss"], losses.d_loss(real_logits, fake_logits))
-    torch.testing.assert_close(stats["g_loss"], losses.g_loss(fake_logits))
+    torch.testing.assert_close(stats["g_loss"], losses.g_loss(fake_logits, g_loss))
     torch.testing.assert_close(stats["d_real"], torch.sigmoid(real_logits).mean())
+    torch.testing.assert_close(stats["d_fake"], torch.sigmoid(fake_logits).mean())
     assert all(p.grad is not None for p in G.parameters())  # the generator step reached G
 
 

@@ -48,3 +48,34 @@ def test_bad_images_get_clear_errors():
         images.to_unit(np.zeros((2, 784), dtype=np.uint8))
     with pytest.raises(ValueError, match="evenly"):
         images.unit_to_gan(torch.zeros(1, 1, 27, 27), size=32)
+
+
+def test_non_square_colour_images_round_trip_and_display():
+    rgb = np.random.default_rng(1).integers(0, 256, (3, 28, 20, 3)).astype(np.uint8)  # H != W
+    gan = images.to_gan(rgb)
+    assert gan.shape == (3, 3, 32, 32)
+    assert (gan[..., :, :6] == -1).all() and (gan[..., :2, :] == -1).all()  # 6 | 20 | 6 and 2 | 28 | 2
+    np.testing.assert_array_equal(images.gan_to_stored(gan, (28, 20)), rgb)
+    shown = images.for_display(gan, (28, 20))
+    assert shown.shape == (3, 28, 20, 3)
+    np.testing.assert_allclose(shown, rgb / 255.0, atol=1e-6)
+
+
+def test_an_explicit_size_is_kept_and_odd_padding_is_refused_on_either_side():
+    assert images.to_gan(np.zeros((1, 28, 28), np.uint8), size=64).shape == (1, 1, 64, 64)
+    assert images.gan_size(4) == 4 and images.gan_size(5) == 8
+    for h, w in [(28, 27), (27, 28)]:  # one side pads evenly, the other does not
+        with pytest.raises(ValueError, match="evenly"):
+            images.unit_to_gan(torch.zeros(1, 1, h, w), size=32)
+
+
+def test_values_outside_the_unit_range_are_clipped_when_stored():
+    x = torch.tensor([-0.2, 0.0, 0.5, 1.0, 1.3]).reshape(1, 1, 1, 5)
+    assert images.unit_to_stored(x).tolist() == [[[0, 0, 128, 255, 255]]]
+
+
+def test_error_messages_name_the_array_and_the_fix():
+    with pytest.raises(ValueError, match=r"images must be uint8 .* \(x \* 255\)\.round\(\)\.astype\(np\.uint8\)"):
+        images.check_stored(np.zeros((1, 2, 2), np.float32))
+    with pytest.raises(ValueError, match=r"^queries must have shape"):
+        images.check_stored(np.zeros((2, 2), np.uint8), name="queries")

@@ -203,3 +203,21 @@ def test_unfitted_descriptors_and_bad_files_give_clear_errors(tmp_path):
         descriptors.load(tmp_path / "other.pt")
     with pytest.raises(descriptors.DescriptorFileError, match="no descriptor file"):
         descriptors.load(tmp_path / "missing.pt")
+
+
+def test_recomputed_batchnorm_holds_the_data_statistics_and_leaves_the_original_alone():
+    torch.manual_seed(0)
+    stack = torch.nn.Sequential(torch.nn.Conv2d(1, 3, 3), torch.nn.BatchNorm2d(3), torch.nn.LeakyReLU(0.2))
+    images = torch.rand(40, 1, 8, 8) * 2 - 1
+    refit = descriptors.recompute_batchnorm(stack, images, batch_size=10, device="cpu")
+    with torch.no_grad():
+        pre = stack[0](images)  # the batch-norm layer's inputs
+    torch.testing.assert_close(refit[1].running_mean, pre.mean((0, 2, 3)), rtol=1e-5, atol=1e-6)
+    # torch averages the per-batch (unbiased) variances
+    per_batch = torch.stack([pre[i:i + 10].var((0, 2, 3), unbiased=False) * (10 * 36) / (10 * 36 - 1)
+                             for i in range(0, 40, 10)])
+    torch.testing.assert_close(refit[1].running_var, per_batch.mean(0), rtol=1e-5, atol=1e-6)
+    assert torch.equal(stack[1].running_mean, torch.zeros(3)) and not refit.training
+    with torch.no_grad():
+        normalised = refit[:2](images)  # eval mode now normalises with the data's statistics
+    torch.testing.assert_close(normalised.mean((0, 2, 3)), torch.zeros(3), atol=1e-5, rtol=0)

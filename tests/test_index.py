@@ -210,10 +210,11 @@ def test_protocol_evaluate_and_describe_on_a_small_split():
     xq, yq = clustered(10, seed=3)
     split = protocol.Split(xb, yb, xq, yq, np.arange(80), np.arange(10), dataset="toy", split_sizes=(80, 20))
     assert split.describe()["dataset"] == "toy" and split.describe()["subset"] == "class-balanced, seeded"
-    aps = {}
-    row = protocol.evaluate("pixels", xq, xb, split, "l2", progress=False, per_query_ap=aps, note="x")
+    per_query = {}
+    row = protocol.evaluate("pixels", xq, xb, split, "l2", progress=False, per_query=per_query, note="x")
     direct = exact.evaluate_exact(xq, yq, xb, yb, "l2", progress=False)["ap_all"]
-    np.testing.assert_array_equal(aps["pixels"], direct)
+    np.testing.assert_array_equal(per_query["pixels"]["ap_all"], direct)
+    assert "p_at_10" in per_query["pixels"] and "pr_curve" not in per_query["pixels"]
     direct = direct.mean()
     assert row["method"] == "pixels" and row["note"] == "x" and row["dim"] == 8
     assert row["map_all"] == pytest.approx(direct, abs=1e-6) and row["n_queries"] == 10
@@ -235,3 +236,21 @@ def test_batch_size_and_threads_move_ap_by_rounding_only_and_not_at_all_in_float
                                     progress=False)["ap_all"] for b in (7, 256) for t in (1, 2)]
     for result in exact64[1:]:
         np.testing.assert_array_equal(result, exact64[0])
+
+
+def test_validation_queries_come_from_the_training_split_and_stay_out_of_the_database():
+    from ganret_lib.data import fashion_mnist
+    from ganret_lib.retrieval import protocol
+
+    if fashion_mnist.find_fashion_mnist() is None:
+        pytest.skip("Fashion-MNIST is not installed here (make data)")
+    val = protocol.load_validation_split(n_db=3000, n_queries=500, seed=0)
+    assert len(val.yb) == 3000 and len(val.yq) == 500
+    assert not set(val.db_ids) & set(val.query_ids)
+    assert np.bincount(val.yq).tolist() == [50] * 10 and np.bincount(val.yb).tolist() == [300] * 10
+    xtrain, _ = fashion_mnist.load_fashion_mnist("train")
+    np.testing.assert_array_equal(val.xq, xtrain[val.query_ids])
+    assert val.describe()["queries"] == "train split"
+    again = protocol.load_validation_split(n_db=3000, n_queries=500, seed=0)
+    np.testing.assert_array_equal(again.db_ids, val.db_ids)
+    assert len(protocol.load_validation_split(None, 500, seed=0).yb) == 60000 - 500

@@ -27,14 +27,35 @@ def test_results_record_shape(tmp_path, monkeypatch):
     (tmp_path / "_toc.yml").write_text("root: x\n")
     rows = [{"method": "raw", "label_free": True, "map_all": 0.5}]
     path = runs.write_results("ch", "quick", {"dataset": "d", "n_db": 1, "n_queries": 1}, rows,
-                              seed=3, wall_s=1.23, config={"a": 1})
+                              seed=0, wall_s=1.23, config={"a": 1})
     assert path == tmp_path / "data" / "results" / "quick" / "ch.json"
     record = json.loads(path.read_text())
     assert {"chapter", "profile", "protocol", "rows", "provenance"} <= record.keys()
-    assert {"seed", "versions", "hardware", "commit", "wall_s"} <= record["provenance"].keys()
-    assert record["provenance"]["seed"] == 3 and record["rows"] == rows
+    assert {"seed", "versions", "hardware", "commit", "dirty", "wall_s"} <= record["provenance"].keys()
+    assert record["provenance"]["seed"] == 0 and record["rows"] == rows
+    assert record["provenance"]["commit"] is None and record["provenance"]["dirty"] is None  # no git here
     assert runs.read_results("ch", "quick") == record
+    other = runs.write_results("ch", "quick", {}, rows, seed=3, wall_s=1.0)
+    assert other == tmp_path / "data" / "results" / "quick" / "seeds" / "ch-seed3.json"
+    assert path.read_text() == json.dumps(record, indent=1) + "\n"  # seed 0's record untouched
+    assert list(runs.seed_records("ch", "quick")) == [0, 3]
+    assert runs.read_results("ch", "quick", seed=3)["provenance"]["seed"] == 3
     with pytest.raises(FileNotFoundError, match="profile='full'"):
         runs.read_results("ch", "full")
     with pytest.raises(ValueError, match="label_free"):
         runs.write_results("ch", "quick", {}, [{"method": "x"}], seed=0, wall_s=0)
+
+
+def test_provenance_says_whether_the_tree_was_dirty(tmp_path, monkeypatch):
+    import subprocess
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "_toc.yml").write_text("root: x\n")
+    (tmp_path / "ganret_lib").mkdir()
+    (tmp_path / "ganret_lib" / "a.py").write_text("x = 1\n")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    for args in (["init", "-q"], ["add", "."], ["commit", "-qm", "c"]):
+        subprocess.run(git + args, cwd=tmp_path, check=True)
+    assert runs.provenance(0, 1.0)["dirty"] is False
+    (tmp_path / "ganret_lib" / "a.py").write_text("x = 2\n")
+    assert runs.provenance(0, 1.0)["dirty"] is True

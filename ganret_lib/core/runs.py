@@ -67,12 +67,22 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _git_commit(root: Path) -> str | None:
+def _git(root: Path, *args: str) -> str | None:
     try:
-        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True)
-        return out.stdout.strip() or None
+        out = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True)
+        return out.stdout.strip() if out.returncode == 0 else None
     except OSError:
         return None
+
+
+def _git_commit(root: Path) -> str | None:
+    return _git(root, "rev-parse", "HEAD") or None
+
+
+def _git_dirty(root: Path) -> bool | None:
+    """Whether tracked library or notebook files differ from the commit (None outside git)."""
+    status = _git(root, "status", "--porcelain", "--untracked-files=no", "--", "ganret_lib", "notebooks")
+    return None if status is None else bool(status)
 
 
 def provenance(seed: int, wall_s: float) -> dict:
@@ -88,7 +98,8 @@ def provenance(seed: int, wall_s: float) -> dict:
         hardware["torch_threads"] = torch.get_num_threads()
         hardware["gpu"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     return {"seed": seed, "versions": versions, "hardware": hardware,
-            "commit": _git_commit(project_root()), "wall_s": round(wall_s, 1),
+            "commit": _git_commit(project_root()), "dirty": _git_dirty(project_root()),
+            "wall_s": round(wall_s, 1),
             "date": time.strftime("%Y-%m-%d")}
 
 
@@ -102,14 +113,29 @@ def write_results(chapter: str, profile: str, protocol: dict, rows: list[dict], 
     record = {"chapter": chapter, "profile": profile, "protocol": protocol, "rows": rows,
               "config": asdict(config) if is_dataclass(config) else config, **extra,
               "provenance": provenance(seed, wall_s)}
-    path = project_root() / "data" / "results" / profile / f"{chapter}.json"
+    path = results_path(chapter, profile, seed)
     atomic_write_bytes(path, (json.dumps(record, indent=1) + "\n").encode())
     return path
 
 
-def read_results(chapter: str, profile: str) -> dict:
-    path = project_root() / "data" / "results" / profile / f"{chapter}.json"
+def results_path(chapter: str, profile: str, seed: int = 0) -> Path:
+    """data/results/<profile>/<chapter>.json for seed 0 (the book's numbers); other seeds, run to
+    measure training noise (`make seeds`), go to data/results/<profile>/seeds/<chapter>-seed<N>.json."""
+    folder = project_root() / "data" / "results" / profile
+    return folder / f"{chapter}.json" if seed == 0 else folder / "seeds" / f"{chapter}-seed{seed}.json"
+
+
+def read_results(chapter: str, profile: str, seed: int = 0) -> dict:
+    path = results_path(chapter, profile, seed)
     if not path.is_file():
         raise FileNotFoundError(f"no results record {path}; run the chapter '{chapter}' with "
-                                f"profile={profile!r} to produce it")
+                                f"profile={profile!r}, seed={seed} to produce it")
     return json.loads(path.read_text())
+
+
+def seed_records(chapter: str, profile: str) -> dict[int, dict]:
+    """{seed: record} of every seed of a chapter and profile that has a record, seed 0 first."""
+    folder = project_root() / "data" / "results" / profile / "seeds"
+    seeds = sorted(int(p.stem.rsplit("-seed", 1)[1]) for p in folder.glob(f"{chapter}-seed*.json"))
+    found = [0] if results_path(chapter, profile).is_file() else []
+    return {s: read_results(chapter, profile, s) for s in found + seeds}

@@ -2,7 +2,7 @@
 
 Canonical choices: transposed convolutions up, strided convolutions down (no pooling), batch
 norm everywhere except the generator's output and the discriminator's input, ReLU in G and
-LeakyReLU(0.2) in D, tanh output in [-1, 1], weights drawn from N(0, 0.02). The discriminator
+LeakyReLU(0.2) in D, tanh output in [-1, 1], weights drawn from N(0, 0.02^2). The discriminator
 returns a logit (the losses in `ganret_lib.losses` apply the sigmoid stably).
 """
 from __future__ import annotations
@@ -85,7 +85,7 @@ class Encoder(Discriminator):
 
 
 def init_weights(module: nn.Module) -> None:
-    """DCGAN initialisation: conv weights ~ N(0, 0.02); batch-norm scale ~ N(1, 0.02), shift 0."""
+    """DCGAN initialisation: conv weights ~ N(0, 0.02^2); batch-norm scale ~ N(1, 0.02^2), shift 0."""
     if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
         nn.init.normal_(module.weight, 0.0, 0.02)
     elif isinstance(module, nn.BatchNorm2d):

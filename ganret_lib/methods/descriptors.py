@@ -13,6 +13,7 @@ Objects: every descriptor the book uses is a `Descriptor` with `fit(images)`,
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import io
 from pathlib import Path
@@ -86,6 +87,23 @@ def layer_features(stack: nn.Sequential, images: torch.Tensor, pool: str = "max"
                 pooled = F.adaptive_max_pool2d(h, grid) if pool == "max" else F.adaptive_avg_pool2d(h, 1)
                 outputs[taps.index(i)].append(pooled.flatten(1).cpu().numpy())
     return [np.concatenate(o).astype(np.float32) for o in outputs]
+
+
+def recompute_batchnorm(stack: nn.Module, images: torch.Tensor, batch_size: int = 500, device="auto") -> nn.Module:
+    """A copy of `stack` whose batch-norm layers hold statistics of their inputs on `images`.
+
+    The usual stronger random-network control: a freshly initialised network's running
+    statistics are the identity (mean 0, variance 1), which leaves its activations badly scaled.
+    torch's `update_bn` resets them and averages the batch statistics over `images` (gan form).
+    """
+    from torch.optim.swa_utils import update_bn
+
+    device = resolve_device(device)
+    copied = copy.deepcopy(stack).to(device)
+    images = _check_images(images)
+    batches = (images[lo:lo + batch_size].to(device) for lo in range(0, len(images), batch_size))
+    update_bn(batches, copied, device=device)
+    return copied.eval()
 
 
 def combine(layers: list[np.ndarray], which=None) -> np.ndarray:

@@ -78,6 +78,8 @@ def results_table(rows: list[dict], columns=TABLE_COLUMNS, digits: int = 3) -> s
     def cell(value):
         if isinstance(value, bool):
             return "yes" if value else "no"
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            return "–"
         return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
@@ -107,17 +109,42 @@ def method_gallery(query_images, query_labels, db_images, db_labels, results: di
     return fig
 
 
-def record_table(chapter: str, profile: str = "full", rows: str = "rows", limit: int | None = None) -> str:
+def record_table(chapter: str, profile: str = "full", rows: str = "rows", limit: int | None = None,
+                 keep=None) -> str:
     """A committed results record's table as Markdown, under a line with its protocol and commit;
-    if the record does not exist, the line that says how to produce it."""
+    if the record does not exist, the line that says how to produce it. `keep(row)` selects rows."""
     from .core.runs import read_results
 
     try:
         record = read_results(chapter, profile)
     except FileNotFoundError as missing:
         return f"*{missing}*"
-    shown = record[rows][:limit]
+    shown = [r for r in record[rows] if keep is None or keep(r)][:limit]
     columns = [c for c in shown[0] if c != "pr_curve" and not c.startswith(("r_at_", "n_"))]
     p, commit = record["protocol"], record["provenance"].get("commit") or "uncommitted"
     return (f"{profile} profile: {p.get('n_queries')} queries, {p.get('n_db')} database images, "
             f"commit `{commit[:10]}`\n\n" + results_table(shown, columns=columns))
+
+
+def seed_summary(records: dict[int, dict], methods: list[str], metric: str = "map_all",
+                 differences: list[tuple[str, str]] = ()) -> list[dict]:
+    """Mean and standard deviation over seeds of each method's `metric`, and of differences
+    between methods ({seed: results record}, as `core.runs.seed_records` gives them).
+
+    A row per method, then a row per (a, b) difference; the sd is over seeds (ddof 1) and is
+    the spread that training noise (and the seeded subsets) produce."""
+    def values(name):
+        return {seed: {r["method"]: r[metric] for r in rec["rows"]}.get(name) for seed, rec in records.items()}
+
+    def row(label, per_seed):
+        found = np.array([v for v in per_seed.values() if v is not None], dtype=np.float64)
+        sd = float(found.std(ddof=1)) if len(found) > 1 else float("nan")
+        return {"method": label, "seeds": len(found), "mean": float(found.mean()) if len(found) else float("nan"),
+                "sd": sd, **{f"seed {s}": v for s, v in per_seed.items()}}
+
+    rows = [row(name, values(name)) for name in methods]
+    for a, b in differences:
+        va, vb = values(a), values(b)
+        rows.append(row(f"{a} - {b}", {s: None if va[s] is None or vb[s] is None else va[s] - vb[s]
+                                       for s in records}))
+    return rows

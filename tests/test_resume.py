@@ -1,4 +1,6 @@
 """Every real training step resumes exactly after a crash between checkpoints."""
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -90,3 +92,66 @@ def test_crash_between_checkpoints_then_resume_gives_the_same_weights(tmp_path, 
     assert all(torch.equal(straight[k], after[k]) for k in straight), name
     logged = [line["step"] for line in read_stats(resumed.run_dir)]
     assert logged == list(range(1, FIT.steps + 1))  # nothing logged twice, nothing missing
+
+
+# (modules, optimisers and their (lr, betas), logged statistics) each training promises
+CONTRACTS = {
+    "dcgan": ({"G", "D"}, {"adam_g": (2e-4, (0.5, 0.999)), "adam_d": (2e-4, (0.5, 0.999))},
+              {"d_loss", "g_loss", "d_real", "d_fake"}),
+    "autoencoder": ({"encoder", "decoder"}, {"adam": (1e-3, (0.9, 0.999))}, {"mse"}),
+    "inversion encoder": ({"encoder"}, {"adam": (2e-4, (0.5, 0.999))}, {"latent_mse", "image_mse"}),
+    "AFA-SVR cleaner": ({"G", "D"}, {"adam_g": (2e-4, (0.5, 0.999)), "adam_d": (2e-4, (0.5, 0.999))},
+                        {"d_loss", "adv", "l1", "feat"}),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_each_training_uses_its_stated_optimiser_and_names(tmp_path, monkeypatch, name):
+    runs.seed_everything(0, threads=1)
+    in_project(tmp_path, monkeypatch)
+    fitter = CASES[name][0]()
+    modules, optimisers, logged = CONTRACTS[name]
+    assert set(fitter.modules) == modules and set(fitter.optimisers) == set(optimisers)
+    for key, (lr, betas) in optimisers.items():
+        group = fitter.optimisers[key].param_groups[0]
+        assert (group["lr"], group["betas"]) == (lr, betas), key
+    stats = read_stats(fitter.run_dir)[-1]
+    assert logged <= stats.keys(), stats.keys()
+
+
+def test_frozen_networks_get_no_gradients(tmp_path, monkeypatch):
+    runs.seed_everything(0, threads=1)
+    in_project(tmp_path, monkeypatch)
+    G, _ = models.build_dcgan(CFG)
+    encoders.train_inversion_encoder("inv", G, CFG, FIT, images(), generator_id="g", device="cpu", progress=False)
+    assert all(p.grad is None for p in G.parameters()) and all(p.requires_grad for p in G.parameters())
+    classifier = quality.SmallCNN(8)
+    afa.train_cleaner("clean", classifier, stored(), afa.CleanerConfig(width=4), FIT, "c", device="cpu",
+                      progress=False)
+    assert all(p.grad is None for p in classifier.parameters())
+
+
+def test_inversion_step_follows_the_gradient_of_its_stated_loss():
+    """With SGD at lr 1, the encoder moves by exactly -grad(||E(G(z)) - z||^2 + w ||G(E(x)) - x||^2)."""
+    torch.manual_seed(0)
+    G, _ = models.build_dcgan(CFG)
+    E = models.Encoder(CFG)
+    G.eval(), E.eval()  # batch norm on running statistics: the loss is a function of the weights
+    x, z, w = images(8), torch.randn(8, CFG.nz), 0.7
+    E_ref = copy.deepcopy(E)
+    loss = F.mse_loss(E_ref(G(z).detach()), z) + w * F.mse_loss(G(E_ref(x)), x)
+    grads = torch.autograd.grad(loss, list(E_ref.parameters()))
+    before = [p.detach().clone() for p in E.parameters()]
+    encoders.inversion_step(E, G, torch.optim.SGD(E.parameters(), lr=1.0), x, z, w)
+    for b, p, g in zip(before, E.parameters(), grads):
+        torch.testing.assert_close(p.detach(), b - g, rtol=1e-4, atol=1e-6)
+
+
+def test_autoencoder_step_lowers_the_reconstruction_error():
+    torch.manual_seed(0)
+    E, Dec = models.Encoder(CFG).eval(), models.Generator(CFG).eval()
+    x = images(8)
+    opt = torch.optim.SGD([*E.parameters(), *Dec.parameters()], lr=0.05)
+    first = encoders.autoencoder_step(E, Dec, opt, x)["mse"]
+    with torch.no_grad():
+        assert F.mse_loss(Dec(E(x)), x) < first

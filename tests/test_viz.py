@@ -1,5 +1,6 @@
 import matplotlib.pyplot as plt
 import numpy as np
+import pytest
 
 from ganret_lib import viz
 
@@ -25,6 +26,8 @@ def test_results_table_rounds_and_marks_label_use():
     table = viz.results_table(rows, digits=2)
     assert table.splitlines() == ["| method | label_free | map_all |", "|---|---|---|",
                                   "| raw | yes | 0.12 |", "| clf | no | 0.90 |"]
+    missing = viz.results_table([{"method": "x", "map_all": float("nan"), "p_at_10": None}])
+    assert missing.splitlines()[-1] == "| x | – | – |"
 
 
 def test_record_table_reads_a_record_or_says_how_to_make_one(tmp_path, monkeypatch):
@@ -47,3 +50,19 @@ def test_galleries_frame_relevant_results_green_and_others_red():
     row = fig.axes[:3]
     assert mcolors.to_hex(row[1].spines["top"].get_edgecolor()) == viz.CORRECT
     assert mcolors.to_hex(row[2].spines["top"].get_edgecolor()) == viz.WRONG
+
+
+def test_seed_summary_gives_mean_and_sd_over_seeds_and_of_differences():
+    def record(a, b):
+        return {"rows": [{"method": "A", "map_all": a}, {"method": "B", "map_all": b}]}
+
+    records = {0: record(0.50, 0.40), 1: record(0.54, 0.46), 2: record(0.52, 0.37)}
+    rows = viz.seed_summary(records, ["A", "B"], differences=[("A", "B")])
+    a, b, diff = rows
+    assert (a["seeds"], a["mean"], a["sd"]) == (3, pytest.approx(0.52), pytest.approx(0.02))
+    assert b["mean"] == pytest.approx(0.41) and b["seed 2"] == 0.37
+    assert diff["method"] == "A - B" and diff["mean"] == pytest.approx(0.11)
+    assert diff["sd"] == pytest.approx(np.std([0.10, 0.08, 0.15], ddof=1))
+    del records[2]["rows"][1]  # a seed without B: left out of B's statistics, not counted as 0
+    b = viz.seed_summary(records, ["B"])[0]
+    assert b["seeds"] == 2 and b["mean"] == pytest.approx(0.43)

@@ -23,6 +23,28 @@ def _initialised(module: torch.nn.Module, seed: int) -> torch.nn.Module:
     return module
 
 
+def autoencoder_step(encoder, decoder, opt, x: torch.Tensor) -> dict:
+    """One step of mean squared reconstruction error ||decoder(encoder(x)) - x||^2."""
+    loss = F.mse_loss(decoder(encoder(x)), x)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return {"mse": loss.detach()}
+
+
+def inversion_step(encoder, generator, opt, x: torch.Tensor, z: torch.Tensor, image_weight: float) -> dict:
+    """One step of ||E(G(z)) - z||^2 + image_weight * ||G(E(x)) - x||^2; only E's optimiser steps."""
+    with torch.no_grad():
+        fake = generator(z)
+    latent_loss = F.mse_loss(encoder(fake), z)
+    image_loss = F.mse_loss(generator(encoder(x)), x)
+    loss = latent_loss + image_weight * image_loss
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return {"latent_mse": latent_loss.detach(), "image_mse": image_loss.detach()}
+
+
 def train_autoencoder(name: str, model_cfg: DCGANConfig, fit_cfg: FitConfig, images: torch.Tensor,
                       lr: float = 1e-3, device="auto", progress: bool = True) -> Fitter:
     """Encoder (discriminator architecture) + decoder (generator architecture), mean squared error.
@@ -38,12 +60,7 @@ def train_autoencoder(name: str, model_cfg: DCGANConfig, fit_cfg: FitConfig, ima
     images = images.to(device)
 
     def step(_, idx, __):
-        x = images[idx.to(device)]
-        loss = F.mse_loss(decoder(encoder(x)), x)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        return {"mse": loss.detach()}
+        return autoencoder_step(encoder, decoder, opt, images[idx.to(device)])
 
     return fit_or_load(name, {"encoder": encoder, "decoder": decoder}, {"adam": opt}, step, len(images), fit_cfg,
                        {"model": asdict(model_cfg), "lr": lr, "kind": "autoencoder"}, progress=progress)
@@ -66,17 +83,8 @@ def train_inversion_encoder(name: str, generator: Generator, model_cfg: DCGANCon
     images = images.to(device)
 
     def step(_, idx, g):
-        x = images[idx.to(device)]
-        z = torch.randn(len(x), model_cfg.nz, generator=g).to(device)
-        with torch.no_grad():
-            fake = generator(z)
-        latent_loss = F.mse_loss(encoder(fake), z)
-        image_loss = F.mse_loss(generator(encoder(x)), x)
-        loss = latent_loss + image_weight * image_loss
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        return {"latent_mse": latent_loss.detach(), "image_mse": image_loss.detach()}
+        z = torch.randn(len(idx), model_cfg.nz, generator=g).to(device)
+        return inversion_step(encoder, generator, opt, images[idx.to(device)], z, image_weight)
 
     generator.requires_grad_(False)  # gradients pass through G to E; G's weights stay as trained
     try:

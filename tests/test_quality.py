@@ -46,6 +46,29 @@ def test_precision_recall_equals_a_brute_force_reference():
     assert 0 < ours["precision"] < 1 and 0 < ours["recall"] < 1  # not a degenerate case
 
 
+def test_density_and_coverage_hand_computed():
+    # real points on a line at 0, 1, 2, 10; k = 1: radii 1, 1, 1, 8 (10's nearest is 2).
+    # Fake 0.5 lies in the balls of 0 and 1; fake 6.0 only in the ball of 10.
+    real = np.array([[0.0], [1.0], [2.0], [10.0]])
+    fake = np.array([[0.5], [6.0]])
+    out = quality.density_coverage(real, fake, k=1)
+    assert out["density"] == pytest.approx((2 + 1) / (1 * 2))
+    assert out["coverage"] == pytest.approx(3 / 4)  # balls of 0, 1 and 10 hold a fake point
+
+
+def test_density_and_coverage_are_not_fooled_by_a_collapsed_generator():
+    """One far real outlier has a ball that holds a collapsed generator's samples: precision
+    calls them all good, while density and coverage show they are neither typical nor diverse."""
+    rng = np.random.default_rng(0)
+    real = np.vstack([rng.normal(size=(499, 2)), [[30.0, 0.0]]])
+    collapsed = np.array([[20.0, 0.0]]) + rng.normal(size=(300, 2)) * 0.01
+    assert quality.precision_recall(real, collapsed, k=5)["precision"] == 1.0
+    out = quality.density_coverage(real, collapsed, k=5)
+    assert out["density"] == pytest.approx(1 / 5) and out["coverage"] == pytest.approx(1 / 500)
+    matched = quality.density_coverage(real[:499], rng.normal(size=(2000, 2)), k=5)
+    assert 0.8 < matched["density"] < 1.2 and matched["coverage"] > 0.95
+
+
 def test_classifier_shapes_and_training_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "_toc.yml").write_text("root: x\n")

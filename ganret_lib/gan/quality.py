@@ -107,22 +107,40 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a + cov_b - 2 * root))
 
 
+def _sqdist(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return np.maximum((x * x).sum(1)[:, None] - 2 * x @ y.T + (y * y).sum(1)[None], 0)
+
+
+def _knn_radii(x: np.ndarray, k: int) -> np.ndarray:
+    """Squared distance from each point to its k-th nearest neighbour in the same set."""
+    return np.sort(_sqdist(x, x), axis=1)[:, k]  # column 0 is the point itself
+
+
 def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 3) -> dict[str, float]:
     """k-NN precision (fake samples inside the real manifold) and recall (real inside the fake one).
 
     Each set's manifold is the union of balls around its points reaching their k-th nearest
-    neighbour in the same set (Kynkäänniemi et al. 2019).
+    neighbour in the same set (Kynkäänniemi et al. 2019). One real outlier with a large ball
+    can hold every fake sample: a collapsed generator can score precision 1 (see
+    `density_coverage`).
     """
     real, fake = np.asarray(real, dtype=np.float32), np.asarray(fake, dtype=np.float32)
 
-    def sqdist(x, y):
-        return np.maximum((x * x).sum(1)[:, None] - 2 * x @ y.T + (y * y).sum(1)[None], 0)
-
-    def radii(x):
-        d = sqdist(x, x)
-        return np.sort(d, axis=1)[:, k]  # column 0 is the point itself
-
     def inside(points, support, r):
-        return float((sqdist(points, support) <= r[None]).any(1).mean())
+        return float((_sqdist(points, support) <= r[None]).any(1).mean())
 
-    return {"precision": inside(fake, real, radii(real)), "recall": inside(real, fake, radii(fake))}
+    return {"precision": inside(fake, real, _knn_radii(real, k)), "recall": inside(real, fake, _knn_radii(fake, k))}
+
+
+def density_coverage(real: np.ndarray, fake: np.ndarray, k: int = 5) -> dict[str, float]:
+    """Density and coverage (Naeem et al. 2020), built on the real samples' k-NN balls only.
+
+    density = (1 / (k M)) sum_j #{real balls containing fake_j}: about 1 for a generator that
+    matches the data, far below 1 when fake samples sit in few, large balls (outliers), above 1
+    when they crowd dense regions; coverage = share of real balls that contain at least one
+    fake sample. Neither trusts the fake samples' own neighbourhoods, which is what lets
+    precision and recall be fooled by outliers.
+    """
+    real, fake = np.asarray(real, dtype=np.float32), np.asarray(fake, dtype=np.float32)
+    within = _sqdist(fake, real) <= _knn_radii(real, k)[None]  # (fake, real)
+    return {"density": float(within.sum() / (k * len(fake))), "coverage": float(within.any(0).mean())}

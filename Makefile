@@ -9,7 +9,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 export OMP_WAIT_POLICY := PASSIVE
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: book test data execute build sync check-sync lint unit nbval smoke full bench mutate clean
+.PHONY: book test data execute build sync check-sync lint unit nbval smoke full seeds bench mutate clean
 
 $(STAMP): requirements.lock pyproject.toml
 	python3 -m venv $(VENV)
@@ -66,6 +66,15 @@ full: data check-sync
 	  echo "full run of $$nb"; \
 	  $(BIN)/papermill -k python3 --cwd notebooks "$$nb" "_build/full/$$(basename $$nb)" -p profile full || exit 1; \
 	done
+
+## make seeds: chapter 4 in the quick profile with seeds 1 and 2 (training noise); writes
+## data/results/quick/seeds/; about 10 minutes per seed on 2 CPU cores
+SEED_NOTEBOOKS = notebooks/04_gan_features.ipynb
+seeds: data check-sync
+	@mkdir -p _build/seeds; for nb in $(SEED_NOTEBOOKS); do for s in 1 2; do \
+	  echo "seed $$s of $$nb"; \
+	  $(BIN)/papermill -k python3 --cwd notebooks --no-progress-bar "$$nb" "_build/seeds/$$(basename $$nb .ipynb)-seed$$s.ipynb" -p seed $$s || exit 1; \
+	done; done
 
 ## make mutate: mutation testing of metrics, exact ranking and losses (pyproject's [tool.mutmut]);
 ## not part of `make test` (about an hour on 2 cores: mutants of the ranker that loop time out)

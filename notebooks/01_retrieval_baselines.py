@@ -89,7 +89,6 @@ config
 
 # %%
 split = protocol.load_split(config.n_db, config.n_queries, seed)
-# NBVAL_CHECK_OUTPUT
 print(split.describe())
 print("images per class in the database:", np.bincount(split.yb).tolist())
 
@@ -279,7 +278,32 @@ print("results record written:", record.relative_to(runs.project_root()))
 #
 # 1. Change the tie rule to "relevant first" in a copy of `retrieval.exact._ranks_of_relevant`. How much does
 #    mAP@all of raw pixels move? Why is the effect larger for quantised features?
+#
+#    ```{admonition} Hint
+#    :class: dropdown
+#    A tie rule only matters for database items at exactly the same distance from the query.
+#    How often does that happen with 784 float pixel values, and how often with 16-bit binary
+#    codes, whose Hamming distances take only 17 values?
+#    ```
+#
 # 2. Whitened PCA (`descriptors.pca(..., whiten=True)`) weighs every direction equally. Does it help
 #    retrieval here? Explain with the eigenvalue spectrum.
+#
+#    ```{admonition} Hint
+#    :class: dropdown
+#    Plot `np.linalg.eigvalsh(np.cov(pixels, rowvar=False))` on a log scale. Whitening divides
+#    each component by the square root of its eigenvalue: what happens to the components with
+#    the smallest eigenvalues, and what do they contain in a picture of a garment?
+#    ```
+#
 # 3. Compute mAP@1000 with the divisor $R$ instead of $\min(R, k)$. What is its largest possible
 #    value on this protocol, and why does that make it hard to read?
+#
+#    ```{admonition} Solution
+#    :class: dropdown
+#    With divisor $R$, a perfect top 1000 scores $\sum_{i \le 1000} i/i \,/\, R = 1000 / R$. In
+#    the full profile every class has $R = 6000$ relevant database images, so the best possible
+#    value is $1/6 \approx 0.167$; in the quick profile ($R = 2000$) it is $0.5$. The maximum
+#    depends on the database size, so numbers from two profiles (or two data sets) cannot be
+#    compared, and a perfect method does not score 1. The divisor $\min(R, k)$ fixes both.
+#    ```

@@ -98,6 +98,13 @@ config
 # exactly minimising the binary cross-entropy with labels 1 (real) and 0 (fake). $G$ *minimises*
 # $V$; only the second term depends on it, so $G$ wants $D(G(z)) \to 1$. It is a minimax game, not
 # the minimisation of one loss: there is no single objective that both players decrease.
+
+# %% tags=["hide-input"]
+toy.game_diagram();
+
+# %% [markdown]
+# $D$ sees real samples and $G$'s samples and never knows which player made which until it is
+# scored; $G$ never sees the data at all, only $D$'s verdict on its own samples.
 #
 # In code, $D$ returns a logit $\ell$ with $D = \sigma(\ell)$, and the library evaluates
 # $\log D = -\operatorname{softplus}(-\ell)$ and $\log(1 - D) = -\operatorname{softplus}(\ell)$, which
@@ -236,10 +243,10 @@ for mu, s in [(0.0, 1.0), (0.5, 1.0), (1.5, 0.7), (3.0, 1.0), (8.0, 0.5)]:
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print(" p_g             C(G) by quadrature   -log 4 + 2 JSD   |difference|")
+print(" p_g             C(G) by quadrature   -log 4 + 2 JSD   equal to 1e-9")
 for mu, s, c_g, via_jsd in checks:
-    print(f" N({mu:3.1f}, {s:.1f}^2)   {c_g:18.6f} {via_jsd:16.6f}   "
-          f"{abs(c_g - via_jsd):.1e}")
+    agree = "yes" if abs(c_g - via_jsd) < 1e-9 else "NO"
+    print(f" N({mu:3.1f}, {s:.1f}^2)   {c_g:18.6f} {via_jsd:16.6f}   {agree}")
 print(f" -log 4 = {-np.log(4):.6f} (p_g = p_data);  "
       "0 = -log 4 + 2 log 2 (disjoint supports)")
 
@@ -617,7 +624,43 @@ print("results record written:", record.relative_to(runs.project_root()))
 # ## Exercises
 #
 # 1. Derive $D^*$ for the *non-saturating* game, where $D$ still maximises $V$. Is it different?
+#
+#    ```{admonition} Solution
+#    :class: dropdown
+#    It is the same. Only $G$'s objective changed; $D$ still maximises $V(D, G)$ pointwise,
+#    $a \log y + b \log(1 - y)$ with $a = p_\mathrm{data}(x)$, $b = p_g(x)$, whose maximum is at
+#    $y = a / (a + b)$. The non-saturating game is therefore no longer a zero-sum game: the two
+#    players optimise different functions, with the same fixed point $p_g = p_\mathrm{data}$.
+#    ```
+#
 # 2. Show that when $p_\mathrm{data}$ and $p_g$ have disjoint supports, $C(G) = 0$ whatever their
 #    distance. What does that say about the gradient $G$ receives from an optimal $D$?
+#
+#    ```{admonition} Hint
+#    :class: dropdown
+#    What is $D^*$ on the support of $p_\mathrm{data}$, and on the support of $p_g$?
+#    ```
+#
+#    ```{admonition} Solution
+#    :class: dropdown
+#    $D^* = 1$ where only the data has mass and $D^* = 0$ where only $p_g$ has mass, so
+#    $C(G) = \mathbb E \log 1 + \mathbb E \log(1 - 0) = 0$; equivalently
+#    $\mathrm{JSD} = \log 2$, its maximum. Moving $p_g$ closer (but still disjoint) leaves
+#    $C(G)$ at 0, and $D^*$ is constant on a neighbourhood of every sample of $G$: the gradient
+#    $G$ receives through $\log(1 - D^*(G(z)))$ is zero. An optimal discriminator tells a
+#    generator with a disjoint support nothing about which way to move, whatever loss $G$ uses.
+#    The practical answer is a smooth discriminator kept away from optimality, with the
+#    non-saturating loss, whose gradient does not vanish when $D$ rejects the samples; the
+#    principled one is a distance that grows with the gap, such as Wasserstein-1.
+#    ```
+#
 # 3. Train the 2-D GAN with $k = 5$ discriminator steps per generator step
 #    (`ToyGANConfig(k_disc=5)`). How do mode coverage and the saturating loss change?
+#
+#    ```{admonition} Hint
+#    :class: dropdown
+#    Copy the mode-coverage cell, add `k_disc=5` to the configuration, and compare the printed
+#    modes covered and high-quality fractions for both generator losses, over the same seeds.
+#    With $k = 5$, $D$ is closer to $D^*$ before each generator step: think about what that does
+#    to the saturating loss's gradient (section "Why $G$ is trained with $-\log D(G(z))$").
+#    ```

@@ -98,10 +98,18 @@ settings
 # - **ReLU in the generator, tanh at its output; LeakyReLU(0.2) in the discriminator**, which keeps
 #   gradients flowing to the generator for samples the discriminator rejects;
 # - **Adam with learning rate 0.0002 and $\beta_1 = 0.5$**: the defaults (0.001, 0.9) oscillated;
-# - **weights drawn from $\mathcal N(0, 0.02)$**, batch 128.
+# - **weights drawn from $\mathcal N(0, 0.02^2)$** (standard deviation 0.02), batch 128.
 #
 # The discriminator here ends in a logit, not a sigmoid: the losses of chapter 2 apply the
-# sigmoid in a numerically stable way. Follow a batch of 2 through each network:
+# sigmoid in a numerically stable way. The two networks, as the library defines them (printed
+# from `ganret_lib.gan.models`, so that the page and the code cannot drift apart):
+
+# %% tags=["remove-input"]
+display(Code(inspect.getsource(models.Generator), language="python"))
+display(Code(inspect.getsource(models.Discriminator), language="python"))
+
+# %% [markdown]
+# Follow a batch of 2 through each network:
 
 # %%
 G, D = models.build_dcgan(model_cfg, seed=seed)
@@ -117,7 +125,6 @@ def trace(layers, x):
 
 
 # %%
-# NBVAL_CHECK_OUTPUT
 print("generator: z", (model_cfg.nz, 1, 1))
 image = trace(G.net, torch.randn(2, model_cfg.nz, 1, 1))
 print("discriminator: image", tuple(image.shape[1:]))
@@ -186,6 +193,71 @@ plt.show()
 # other. What matters is that neither collapses (a discriminator loss near 0 with $D(G(z)) \to 0$
 # means the generator has lost the game) and that the samples improve.
 #
+# ## Four DCGAN pitfalls
+#
+# **Real and fake batches go through D separately.** `dcgan_step` calls `D(real)` and
+# `D(fake)` as two batches. In training mode batch norm normalises with the statistics of the
+# batch it is given, so a batch that mixes real and fake images gives every image a verdict that
+# depends on the others in its batch. The same fake images, judged alone and inside a mixed batch:
+
+# %%
+on = next(G.parameters()).device  # where the trained networks live
+with torch.no_grad():
+    z_demo = torch.randn(16, model_cfg.nz,
+                         generator=torch.Generator().manual_seed(3)).to(on)
+    fake_demo = G.eval()(z_demo)
+    real_demo = images.to_gan(test_stored[:16]).to(on)
+    D = gan.modules["D"].train()
+    alone = D(fake_demo)
+    mixed = D(torch.cat([real_demo, fake_demo]))[16:]
+    D.eval()
+print(f"largest change of a fake image's logit when real images share its "
+      f"batch: {(alone - mixed).abs().max():.2f}")
+
+# %% [markdown]
+# **Sample in eval mode.** In training mode the generator's batch norm also uses the statistics of
+# the batch being generated, so an image depends on the other noise vectors drawn with it.
+# `generate` (above) puts G in eval mode, where batch norm uses the running statistics and each
+# image depends on its own $z$ only:
+
+# %%
+with torch.no_grad():
+    one = z_demo[:1]
+    for mode in ("train", "eval"):
+        G.train(mode == "train")
+        shift = (G(one) - G(z_demo)[:1]).abs().max().item()
+        print(f"{mode} mode: the first image alone vs in a batch of 16 "
+              f"differs by up to {shift:.3f} (pixels in [-1, 1])")
+    G.eval()
+
+# %% [markdown]
+# **Checkerboard artefacts.** A transposed convolution whose kernel size is not a multiple of its
+# stride overlaps itself unevenly: some output pixels receive more kernel taps than their
+# neighbours, which prints a grid pattern on the image {cite}`odena2016deconvolution`. DCGAN's
+# 4×4 kernels with stride 2 overlap evenly. The number of taps per output pixel, for a constant
+# input and a kernel of ones:
+
+# %%
+for k in (3, 4):
+    up = torch.nn.ConvTranspose2d(1, 1, k, stride=2, padding=1, bias=False)
+    torch.nn.init.ones_(up.weight)
+    with torch.no_grad():
+        taps = up(torch.ones(1, 1, 4, 4))[0, 0, 2:6, 2:6]
+    print(f"kernel {k}, stride 2: taps in a 4x4 patch of the output")
+    print(taps.int().numpy())
+
+# %% [markdown]
+# Even overlap does not rule out artefacts (learned kernels can still be uneven), but it removes
+# the built-in pattern. Resizing followed by a convolution is the other common fix.
+#
+# **A discriminator that wins outright.** If D separates real from generated images perfectly,
+# $D(G(z)) \to 0$ and the minimax generator loss $\log(1 - D(G(z)))$ has a vanishing gradient
+# (chapter 2 measured it); the non-saturating loss used here keeps a gradient, but a D that is
+# far ahead still gives G little useful signal. Watch the right-hand curve above: mean
+# $D(G(z))$ stuck near 0 while $D(x)$ is near 1 is the symptom. The usual remedies are the ones
+# DCGAN already takes (equal learning rates, one D step per G step, batch norm), and otherwise a
+# smaller or regularised D.
+#
 # ## Walking the latent space
 #
 # Linear interpolation between pairs of noise vectors: a generator that has learned a smooth
@@ -221,11 +293,24 @@ test_x = images.to_gan(test_stored)
 nn_index = index.Index.build(flat(x_train))
 d_gen, i_gen = nn_index.search(flat(generated), 1, progress=False)
 d_test, _ = nn_index.search(flat(test_x[:n_check]), 1, progress=False)
+d_gen, d_test = np.sqrt(d_gen[:, 0]), np.sqrt(d_test[:, 0])
+close = np.percentile(d_test, 1)  # 1 % of unseen images are this close
+memorisation = {"median_generated": float(np.median(d_gen)),
+                "median_test": float(np.median(d_test)),
+                "test_1st_percentile": float(close),
+                "share_generated_below": float((d_gen < close).mean())}
 # NBVAL_CHECK_OUTPUT
 print(f"median distance to the nearest training image: "
-      f"generated {np.median(np.sqrt(d_gen)):.1f}, "
-      f"test images {np.median(np.sqrt(d_test)):.1f} "
+      f"generated {np.median(d_gen):.1f}, test images {np.median(d_test):.1f} "
       "(pixels in [-1, 1], 32x32)")
+print(f"generated images closer to a training image than 99 % of test images "
+      f"are: {memorisation['share_generated_below']:.1%} (1 % for images "
+      "distributed like the test images)")
+
+# %% [markdown]
+# Medians can hide a few copies, so the second line looks at the lower tail: the distance below
+# which only 1 % of test images fall, and the share of generated images below it. A generator
+# that copied a few training images outright would put far more than 1 % there.
 
 # %%
 pairs = torch.stack([generated[:8], x_train[i_gen[:8, 0]]], 1).flatten(0, 1)
@@ -249,9 +334,12 @@ plt.show()
 # We call it **FD-FMNIST**. It is not comparable with published FID values, only with other
 # FD-FMNIST values computed by the same network. To read it we need a scale: the **floor** is the
 # distance between two disjoint halves of the real test set (what a perfect generator would get,
-# given sampling noise), and the **ceiling** is an untrained generator. We also report k-NN
-# precision (how many generated images fall inside the real data's manifold) and recall (how much
-# of the real manifold the generated images cover) {cite}`kynkaanniemi2019precision`, with k = 3.
+# given sampling noise), and an **untrained generator** is a reference at the other end (FD has
+# no upper bound, so it is a reference, not a ceiling). We also report k-NN precision (how many
+# generated images fall inside the real data's manifold) and recall (how much of the real
+# manifold the generated images cover) {cite}`kynkaanniemi2019precision`, with k = 3, and
+# density and coverage {cite}`naeem2020reliable`, with k = 5, which repair a known failure of
+# precision and recall (below).
 
 # %%
 classifier_fit = zoo.classifier(profile, seed, device=device)
@@ -266,13 +354,14 @@ untrained, _ = models.build_dcgan(model_cfg, seed=seed + 1)
 z_eval = torch.randn(n, model_cfg.nz,
                      generator=torch.Generator().manual_seed(seed + 11))
 fake = {"trained DCGAN": generate(G, z_eval),
-        "untrained generator (ceiling)": generate(untrained, z_eval)}
+        "untrained generator (reference)": generate(untrained, z_eval)}
 
 
 def quality_row(method, real, other):
     return {"method": method, "label_free": True,
             "fd_fmnist": quality.frechet_distance(real, other),
-            **quality.precision_recall(real, other)}
+            **quality.precision_recall(real, other),
+            **quality.density_coverage(real, other)}
 
 
 # %%
@@ -280,7 +369,8 @@ rows = [quality_row("real test half vs half (floor)", real_a, real_b)]
 for name, x in fake.items():
     rows.append(quality_row(name, real_a,
                             quality.features(classifier, x, device=device)))
-columns = ("method", "fd_fmnist", "precision", "recall")
+columns = ("method", "fd_fmnist", "precision", "recall", "density",
+           "coverage")
 display(Markdown(viz.results_table(rows, columns=columns, digits=3)))
 
 # %%
@@ -290,7 +380,19 @@ test_accuracy = quality.accuracy(classifier, test_x, torch.tensor(test_labels),
 print(f"feature network: test accuracy {test_accuracy:.3f}")
 for r in rows:
     print(f"{r['method']:32s} FD-FMNIST {r['fd_fmnist']:8.2f}  "
-          f"precision {r['precision']:.2f}  recall {r['recall']:.2f}")
+          f"precision {r['precision']:.2f}  recall {r['recall']:.2f}  "
+          f"density {r['density']:.2f}  coverage {r['coverage']:.2f}")
+
+# %% [markdown]
+# How to read the last columns. Precision asks whether each generated image falls inside *some*
+# real image's k-NN ball, and a few real images far from the rest (unusual garments) have very
+# large balls. An untrained generator produces nearly the same grey blob for every $z$; if that
+# blob lands in one outlier's ball, every generated image counts as "realistic" and precision
+# reaches 1 while recall is 0. Density counts *how many* real balls hold each generated image,
+# divided by $k$: about 1 for a generator that matches the data, at most $1/k$ for samples that
+# sit in a single outlier's ball. Coverage counts the share of real images whose ball holds at least one
+# generated image: a measure of diversity that, unlike recall, does not trust the generated
+# images' own neighbourhoods.
 
 # %%
 protocol = {"dataset": "Fashion-MNIST", "n_train": len(x_train), "n_eval": n,
@@ -308,24 +410,52 @@ record = runs.write_results(
     [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()}
      for r in rows],
     seed=seed, wall_s=time.time() - started, config=config,
-    model=vars(model_cfg), training=training)
+    model=vars(model_cfg), training=training,
+    memorisation={k: round(v, 4) for k, v in memorisation.items()})
 print("results record written:", record.relative_to(runs.project_root()))
 
 # %% [markdown]
 # ## Summary
 #
 # - DCGAN: transposed convolutions up, strided convolutions down, batch norm, ReLU/LeakyReLU,
-#   tanh output, Adam(0.0002, β₁ = 0.5), weights from N(0, 0.02).
+#   tanh output, Adam(0.0002, β₁ = 0.5), weights from N(0, 0.02²).
 # - `ganret_lib.gan.dcgan` trains it with the library's one loop, reproducibly: statistics and
 #   fixed-noise samples as it runs, atomic checkpoints, exact resume, a clear stop on a
 #   non-finite loss.
-# - Generated images are no closer to the training set than unseen test images are: the
-#   generator is not copying (compare the two medians above).
-# - Quality is measured with FD-FMNIST, between the floor of real-vs-real and the ceiling of an
-#   untrained generator; it is comparable only with itself.
+# - Generated images are no closer to the training set than unseen test images are, in the
+#   median and in the lower tail: the generator is not copying.
+# - Quality is measured with FD-FMNIST, between the floor of real-vs-real and the reference of
+#   an untrained generator; it is comparable only with itself. Density and coverage complete
+#   k-NN precision and recall, which an untrained generator can fool.
 #
 # ## Exercises
 #
 # 1. Train with $\beta_1 = 0.9$ (`dcgan.GANConfig(beta1=0.9)`). What happens to the D(x) and D(G(z)) curves?
+#
+#    ```{admonition} Hint
+#    :class: dropdown
+#    With `model_cfg, _, fit_cfg = zoo.dcgan_configs(profile, seed)`, the call
+#    `dcgan.dcgan_fitter("dcgan-beta09", model_cfg, dcgan.GANConfig(beta1=0.9), fit_cfg, x_train)`
+#    trains it in its own run directory. Plot `loop.read_stats(fitter.run_dir)` as above and
+#    compare the swings of mean D(x) and D(G(z)), and the samples.
+#    ```
+#
 # 2. Remove batch normalisation from the discriminator. Does training still converge at this size?
+#
+#    ```{admonition} Hint
+#    :class: dropdown
+#    Build the networks with `models.build_dcgan`, replace each `BatchNorm2d` in `D.features` by
+#    `torch.nn.Identity()`, and train with `core.loop.fit_or_load` and `dcgan.dcgan_step`, as
+#    `dcgan.dcgan_fitter` does. Compare FD-FMNIST and the curves of D's outputs.
+#    ```
+#
 # 3. The floor of FD-FMNIST is not zero. Why? How does it change with the number of images?
+#
+#    ```{admonition} Solution
+#    :class: dropdown
+#    The two halves are finite samples of the same distribution: their means and covariances
+#    differ by sampling error, and FD squares those differences, so its estimate is biased
+#    upwards. The bias shrinks roughly as $1/n$ with $n$ images per half (the covariance
+#    estimates' errors are of order $1/\sqrt n$ and enter squared). Compute the floor for
+#    $n$ = 1000, 2000 and 5000 to see it; compare generators only at the same $n$.
+#    ```

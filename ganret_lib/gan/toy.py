@@ -166,21 +166,21 @@ def game_diagram():
     """The GAN game of chapter 2 as a block diagram: who sees what, and who wants what."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8.5, 2.6))
+    fig, ax = plt.subplots(figsize=(8.5, 2.8))
     ax.set(xlim=(0, 17), ylim=(0, 5.2))
     ax.set_axis_off()
     boxes = {(0.2, 1.2): "noise z ~ p_z", (3.6, 1.2): "G", (5.6, 1.2): "sample G(z) ~ p_g",
-             (0.2, 4.0): "data x ~ p_data", (9.6, 2.6): "D", (11.6, 2.6): "D(.) in (0, 1):\n'came from the data'"}
+             (0.2, 4.0): "data x ~ p_data", (9.6, 2.6): "D", (11.6, 2.6): "D(.) in (0, 1):\n'it came from the data'"}
     for (x, y), text in boxes.items():
         player = text in ("G", "D")
-        ax.text(x, y, text, fontsize=8 if player else 7, ha="left", va="center", weight="bold" if player else None,
+        ax.text(x, y, text, fontsize=11 if player else 9, ha="left", va="center", weight="bold" if player else None,
                 bbox=dict(boxstyle="round,pad=0.4", fc="#fde0c5" if player else "#dbe9f6", ec="#666"))
     for start, end in [((2.3, 1.2), (3.5, 1.2)), ((4.1, 1.2), (5.5, 1.2)), ((8.3, 1.4), (9.5, 2.4)),
                        ((2.5, 4.0), (9.5, 2.8)), ((10.1, 2.6), (11.5, 2.6))]:
         ax.annotate("", xy=end, xytext=start, arrowprops=dict(arrowstyle="->", color="#444", lw=0.9))
-    ax.text(11.6, 4.5, "D maximises V: D(x) -> 1 on data, D(G(z)) -> 0", fontsize=7)
-    ax.text(11.6, 0.7, "G minimises V: wants D(G(z)) -> 1;\nits gradient reaches it only through D",
-            fontsize=7)
-    ax.text(0.2, 0.1, "V(D, G) = E_x log D(x) + E_z log(1 - D(G(z)))", fontsize=7)
+    ax.text(9.0, 4.7, "D maximises V: D(x) -> 1 on data, D(G(z)) -> 0", fontsize=9)
+    ax.text(10.6, 0.6, "G minimises V: wants D(G(z)) -> 1;\nits gradient reaches it only through D",
+            fontsize=9)
+    ax.text(0.2, 0.1, "V(D, G) = E_x log D(x) + E_z log(1 - D(G(z)))", fontsize=9)
     return fig
 # pragma: no mutate end

@@ -8,8 +8,9 @@ import numpy as np
 CORRECT, WRONG = "#1a9850", "#d73027"
 
 
-def image_grid(images: np.ndarray, ncols: int = 10, ax=None, title: str | None = None):
-    """Tile (N, H, W) grayscale images into one picture."""
+def tile(images: np.ndarray, ncols: int = 10) -> np.ndarray:
+    """(N, H, W) grayscale images (uint8, or floats in [0, 1]) tiled into one float array in
+    [0, 1], with a one-pixel border of ones around each image."""
     images = np.asarray(images)
     n, h, w = images.shape[:3]
     nrows = -(-n // ncols)
@@ -18,13 +19,31 @@ def image_grid(images: np.ndarray, ncols: int = 10, ax=None, title: str | None =
     for i, img in enumerate(images):
         r, c = divmod(i, ncols)
         canvas[1 + r * (h + 1): 1 + r * (h + 1) + h, 1 + c * (w + 1): 1 + c * (w + 1) + w] = img / scale
+    return canvas
+
+
+def image_grid(images: np.ndarray, ncols: int = 10, ax=None, title: str | None = None):
+    """Tile (N, H, W) grayscale images into one picture (dark garments on white)."""
+    canvas = tile(images, ncols)
     if ax is None:
+        nrows = -(-len(images) // ncols)
         _, ax = plt.subplots(figsize=(ncols * 0.5, nrows * 0.5))
     ax.imshow(canvas, cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
     ax.set_axis_off()
     if title:
         ax.set_title(title, fontsize=9)
     return ax
+
+
+def save_grid_png(images: np.ndarray, path, ncols: int = 10, zoom: int = 2):
+    """The tiled images as a small grayscale PNG (each pixel repeated `zoom` times each way),
+    drawn as `image_grid` draws them; for pictures committed beside a results record."""
+    from pathlib import Path
+
+    canvas = np.kron(tile(images, ncols), np.ones((zoom, zoom), dtype=np.float32))
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    plt.imsave(path, 1 - canvas, cmap="gray", vmin=0, vmax=1)
+    return Path(path)
 
 
 def _result_row(row, db_images, db_labels, ids, query_label, linewidth: float) -> None:

@@ -134,3 +134,8 @@ def test_training_time_survives_a_resume(tmp_path):
     first = train(tmp_path, until=4)
     assert first.train_seconds > 0
     assert train(tmp_path, until=0).train_seconds == first.train_seconds
+
+
+def test_the_configured_generator_loss_reaches_the_step(tmp_path):
+    fitter = train(tmp_path, gan=dcgan.GANConfig(g_loss="saturating", sample_every=4), steps=2, log_every=1)
+    assert all(line["g_loss"] < 0 for line in read_stats(fitter.run_dir))  # log(1 - D) < 0; -log D > 0

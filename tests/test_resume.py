@@ -136,15 +136,17 @@ def test_inversion_step_follows_the_gradient_of_its_stated_loss():
     torch.manual_seed(0)
     G, _ = models.build_dcgan(CFG)
     E = models.Encoder(CFG)
-    G.eval(), E.eval()  # batch norm on running statistics: the loss is a function of the weights
+    G.train(), E.eval()  # G on batch statistics: an untrained G on identity statistics is nearly flat
     x, z, w = images(8), torch.randn(8, CFG.nz), 0.7
     E_ref = copy.deepcopy(E)
     loss = F.mse_loss(E_ref(G(z).detach()), z) + w * F.mse_loss(G(E_ref(x)), x)
     grads = torch.autograd.grad(loss, list(E_ref.parameters()))
+    image_only = torch.autograd.grad(w * F.mse_loss(G(E_ref(x)), x), list(E_ref.parameters()))
+    assert sum(g.norm() for g in image_only) > 0.05 * sum(g.norm() for g in grads)  # both terms count
     before = [p.detach().clone() for p in E.parameters()]
     encoders.inversion_step(E, G, torch.optim.SGD(E.parameters(), lr=1.0), x, z, w)
     for b, p, g in zip(before, E.parameters(), grads):
-        torch.testing.assert_close(p.detach(), b - g, rtol=1e-4, atol=1e-6)
+        torch.testing.assert_close(b - p.detach(), g, rtol=1e-3, atol=2e-7)  # float32 rounding of b - g
 
 
 def test_autoencoder_step_lowers_the_reconstruction_error():

@@ -66,3 +66,13 @@ def test_seed_summary_gives_mean_and_sd_over_seeds_and_of_differences():
     del records[2]["rows"][1]  # a seed without B: left out of B's statistics, not counted as 0
     b = viz.seed_summary(records, ["B"])[0]
     assert b["seeds"] == 2 and b["mean"] == pytest.approx(0.43)
+
+
+def test_a_grid_saves_as_a_small_png_drawn_like_the_figure(tmp_path):
+    images = np.zeros((5, 4, 4), dtype=np.uint8)
+    images[0] = 255  # one full "garment"
+    path = viz.save_grid_png(images, tmp_path / "sub" / "grid.png", ncols=3, zoom=2)
+    png = plt.imread(path)
+    assert png.shape[:2] == (2 * (2 * 5 + 1), 2 * (3 * 5 + 1))  # 2 rows, 3 columns, borders, zoom 2
+    # as image_grid draws with gray_r: bright garment pixels and the borders dark, background white
+    assert png[2, 2, 0] == 0.0 and png[0, 0, 0] == 0.0 and png[2, 12, 0] == 1.0

@@ -123,6 +123,7 @@ def load_fashion_mnist(split: str = "train") -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
+# pragma: no mutate start (downloads other data sets: not for `make mutate`)
 def load_torchvision(name: str, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
     """MNIST or CIFAR-10 through torchvision (downloads into <project>/data where allowed)."""
     from torchvision import datasets
@@ -136,6 +137,7 @@ def load_torchvision(name: str, split: str = "train") -> tuple[np.ndarray, np.nd
         raise DataError(f"could not load {name} through torchvision ({exc}); it needs the internet "
                         "the first time. Fashion-MNIST works offline: see load_fashion_mnist.") from exc
     return np.asarray(ds.data), np.asarray(ds.targets, dtype=np.int64)
+# pragma: no mutate end
 
 
 def stratified_subset(labels: np.ndarray, n: int | None, seed: int) -> np.ndarray:
@@ -153,6 +155,7 @@ def stratified_subset(labels: np.ndarray, n: int | None, seed: int) -> np.ndarra
     return np.sort(np.concatenate(picks))
 
 
+# pragma: no mutate start (the `make data` command line, which fetches)
 def main() -> None:
     parser = argparse.ArgumentParser(description="Make Fashion-MNIST available offline-first.")
     parser.add_argument("--no-download", action="store_true", help="never use the network")
@@ -165,3 +168,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+# pragma: no mutate end

@@ -1,5 +1,6 @@
 """Every real training step resumes exactly after a crash between checkpoints."""
 import copy
+import json
 
 import numpy as np
 import pytest
@@ -117,6 +118,39 @@ def test_each_training_uses_its_stated_optimiser_and_names(tmp_path, monkeypatch
         assert (group["lr"], group["betas"]) == (lr, betas), key
     stats = read_stats(fitter.run_dir)[-1]
     assert logged <= stats.keys(), stats.keys()
+    assert fitter.run_dir.name.startswith(RUN_NAMES[name] + "-")
+    assert CONFIG_KEYS[name] <= json.loads((fitter.run_dir / "config.json").read_text()).keys()
+
+
+RUN_NAMES = {"dcgan": "gan", "autoencoder": "ae", "inversion encoder": "inv", "AFA-SVR cleaner": "clean"}
+CONFIG_KEYS = {"dcgan": {"model", "gan"}, "autoencoder": {"model", "lr", "kind"},
+               "inversion encoder": {"model", "lr", "image_weight", "generator", "kind"},
+               "AFA-SVR cleaner": {"cleaner", "classifier"}}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_a_run_does_not_depend_on_the_global_random_state_before_it(tmp_path, monkeypatch, name):
+    """Reseeding torch's global generator before a run changes nothing: initial weights come from
+    the run's seed, and each step's batch and noise from the generator of (seed, step)."""
+    results = []
+    for global_seed in (1, 2):
+        runs.seed_everything(0, threads=1)
+        in_project(tmp_path / str(global_seed), monkeypatch)
+        torch.manual_seed(global_seed)
+        results.append(weights(CASES[name][0]()))
+    assert all(torch.equal(results[0][k], results[1][k]) for k in results[0]), name
+
+
+def test_documented_defaults_and_seeds_reach_the_trainings(tmp_path, monkeypatch):
+    runs.seed_everything(0, threads=1)
+    in_project(tmp_path, monkeypatch)
+    inv = json.loads((inversion_run().run_dir / "config.json").read_text())
+    assert inv["image_weight"] == 1.0 and inv["lr"] == 2e-4
+    ae = encoders.train_autoencoder("ae-lr", CFG, FIT, images(), lr=5e-4, device="cpu", progress=False)
+    assert ae.optimisers["adam"].param_groups[0]["lr"] == 5e-4
+    first, other = (dcgan.dcgan_fitter("g", CFG, dcgan.GANConfig(), FitConfig(steps=1, batch_size=16, seed=s), images(),
+                                       device="cpu", until=0, progress=False) for s in (0, 1))
+    assert not torch.equal(first.modules["D"].head.weight, other.modules["D"].head.weight)
 
 
 def test_frozen_networks_get_no_gradients(tmp_path, monkeypatch):

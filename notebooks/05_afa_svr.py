@@ -457,7 +457,7 @@ for kind in degrade.KINDS:
 summary_rows = None
 if 2 in config.severities:
     summary_rows = [{"method": m, "label_free": False,
-                     **{k: round(medium[m, k], 4) for k in degrade.KINDS}}
+                     **{k: float(medium[m, k]) for k in degrade.KINDS}}
                     for m in methods]
 protocol_info = split.describe() | {"metric": "cosine / inner product",
                                     "queries_degraded": True}

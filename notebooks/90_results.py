@@ -48,10 +48,14 @@ def hardware(record):
 def heading(record):
     p, prov = record["protocol"], record["provenance"]
     commit = (prov.get("commit") or "uncommitted")[:10]
+    # a run from a modified tree names the commit it started from, and says so
+    changed = {True: " with uncommitted changes",
+               None: " (tree state not recorded)"}
     return (f"**{record['profile']} profile**: {p.get('n_queries')} queries, "
             f"{p.get('n_db')} database images, "
             f"subset: {p.get('subset', 'n/a')}; seed {prov['seed']}, "
-            f"{prov['wall_s']:.0f} s on {hardware(record)}, commit `{commit}`.")
+            f"{prov['wall_s']:.0f} s on {hardware(record)}, commit `{commit}`"
+            f"{changed.get(prov.get('dirty'), '')}, {prov.get('date', '')}.")
 
 
 # %%

@@ -76,8 +76,9 @@ seeds: data check-sync
 	  $(BIN)/papermill -k python3 --cwd notebooks --no-progress-bar "$$nb" "_build/seeds/$$(basename $$nb .ipynb)-seed$$s.ipynb" -p seed $$s || exit 1; \
 	done; done
 
-## make mutate: mutation testing of metrics, exact ranking and losses (pyproject's [tool.mutmut]);
-## not part of `make test` (about an hour on 2 cores: mutants of the ranker that loop time out)
+## make mutate: mutation testing of metrics, exact ranking, losses, data checks, image conversions
+## and training steps (pyproject's [tool.mutmut]); not part of `make test` (over an hour on 2 cores:
+## mutants of the ranker that loop time out)
 mutate: $(STAMP)
 	rm -rf mutants
 	$(BIN)/mutmut run || true

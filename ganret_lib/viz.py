@@ -139,10 +139,12 @@ def record_table(chapter: str, profile: str = "full", rows: str = "rows", limit:
     except FileNotFoundError as missing:
         return f"*{missing}*"
     shown = [r for r in record[rows] if keep is None or keep(r)][:limit]
+    if not shown:
+        return f"*the {profile} record of {chapter} has no such rows*"
     columns = [c for c in shown[0] if c != "pr_curve" and not c.startswith(("r_at_", "n_"))]
     p, commit = record["protocol"], record["provenance"].get("commit") or "uncommitted"
-    return (f"{profile} profile: {p.get('n_queries')} queries, {p.get('n_db')} database images, "
-            f"commit `{commit[:10]}`\n\n" + results_table(shown, columns=columns))
+    sizes = f"{p['n_queries']} queries, {p.get('n_db')} database images, " if p.get("n_queries") else ""
+    return f"{profile} profile: {sizes}commit `{commit[:10]}`\n\n" + results_table(shown, columns=columns)
 
 
 def seed_summary(records: dict[int, dict], methods: list[str], metric: str = "map_all",

@@ -40,6 +40,9 @@ def test_record_table_reads_a_record_or_says_how_to_make_one(tmp_path, monkeypat
     table = viz.record_table("demo")
     assert "3 queries, 10 database images" in table and "| a | yes | 0.500 |" in table
     assert "pr_curve" not in table and "r_at_10" not in table
+    runs.write_results("gen", "full", {"n_db": 0, "n_queries": 0}, rows, seed=0, wall_s=1.0)
+    assert viz.record_table("gen").startswith("full profile: commit")  # no retrieval sizes to state
+    assert "no such rows" in viz.record_table("demo", keep=lambda row: False)
 
 
 def test_galleries_frame_relevant_results_green_and_others_red():

@@ -47,12 +47,13 @@ device = "auto"  # "auto" (CUDA when available), "cuda" or "cpu"
 
 # %%
 import inspect
+import json
 import time
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from IPython.display import Code, Markdown, display
+from IPython.display import Code, Image, Markdown, display
 
 from ganret_lib import viz, zoo
 from ganret_lib.core import loop, runs
@@ -164,14 +165,30 @@ print(f"trained {gan.step} steps ({epochs:.2f} epochs); "
 
 # %%
 snapshots = dcgan.read_samples(gan.run_dir)
-shown = sorted(snapshots)
-fig, axes = plt.subplots(1, len(shown), figsize=(2.6 * len(shown), 2.8))
+shown = sorted(snapshots)[-3:]  # the last three snapshots, large enough to see
+fig, axes = plt.subplots(1, len(shown), figsize=(3.2 * len(shown), 3.4))
 for ax, step in zip(np.atleast_1d(axes), shown):
     batch = torch.from_numpy(snapshots[step][:36])
     viz.image_grid(images.for_display(batch), ncols=6, ax=ax,
                    title=f"step {step}")
 fig.suptitle("The same 36 noise vectors over training", fontsize=9)
 plt.show()
+
+# %% [markdown]
+# After 1.5 epochs the quick profile's samples are rough. The full profile's DCGAN (width 64, ten
+# epochs) draws these from the same 36 noise vectors; the picture is a small PNG committed beside
+# its results record, written by the full run:
+
+# %% tags=["hide-input"]
+full_png = runs.results_path("03_dcgan", "full").with_name("03_samples.png")
+if profile == "full":
+    final = torch.from_numpy(snapshots[max(snapshots)][:36])
+    viz.save_grid_png(images.for_display(final, (28, 28)), full_png, ncols=6,
+                      zoom=3)
+if full_png.is_file():
+    display(Image(filename=str(full_png)))
+else:
+    print(f"no {full_png.name} yet: the full profile writes it")
 
 # %%
 steps = [s["step"] for s in stats]
@@ -387,10 +404,11 @@ for r in rows:
 # How to read the last columns. Precision asks whether each generated image falls inside *some*
 # real image's k-NN ball, and a few real images far from the rest (unusual garments) have very
 # large balls. An untrained generator produces nearly the same grey blob for every $z$; if that
-# blob lands in one outlier's ball, every generated image counts as "realistic" and precision
-# reaches 1 while recall is 0. Density counts *how many* real balls hold each generated image,
-# divided by $k$: about 1 for a generator that matches the data, at most $1/k$ for samples that
-# sit in a single outlier's ball. Coverage counts the share of real images whose ball holds at least one
+# blob lands in an outlier's ball, every generated image counts as "realistic" and precision
+# reaches 1 while recall is 0, which is what the full profile's table (at the end of the
+# chapter) shows. Density counts *how many* real balls hold each generated image, divided by
+# $k$: about 1 for a generator that matches the data, and only $m/k$ for samples that sit in the
+# balls of $m$ outliers. Coverage counts the share of real images whose ball holds at least one
 # generated image: a measure of diversity that, unlike recall, does not trust the generated
 # images' own neighbourhoods.
 
@@ -407,12 +425,28 @@ config = {**vars(settings), "n_eval": n_eval,
           "classifier_epochs": zoo.CLASSIFIER_EPOCHS[profile]}
 record = runs.write_results(
     "03_dcgan", profile, protocol,
-    [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()}
-     for r in rows],
+    rows,
     seed=seed, wall_s=time.time() - started, config=config,
     model=vars(model_cfg), training=training,
     memorisation={k: round(v, 4) for k, v in memorisation.items()})
 print("results record written:", record.relative_to(runs.project_root()))
+
+# %% [markdown]
+# ## The full profile
+#
+# The same measurements for the full profile's DCGAN (width 64, ten epochs, all 60,000 training
+# images; 10,000 generated and real images per measurement), read from its committed record:
+
+# %% tags=["hide-input"]
+display(Markdown(viz.record_table("03_dcgan")))
+full = runs.results_path("03_dcgan", "full")
+full_record = json.loads(full.read_text()) if full.is_file() else {}
+memo = full_record.get("memorisation")
+if memo:
+    print(f"median distance to the nearest training image: generated "
+          f"{memo['median_generated']:.1f}, test {memo['median_test']:.1f}; "
+          f"generated images below the test images' 1st percentile: "
+          f"{memo['share_generated_below']:.1%}")
 
 # %% [markdown]
 # ## Summary

@@ -51,9 +51,11 @@ def heading(record):
     # a run from a modified tree names the commit it started from, and says so
     changed = {True: " with uncommitted changes",
                None: " (tree state not recorded)"}
-    return (f"**{record['profile']} profile**: {p.get('n_queries')} queries, "
-            f"{p.get('n_db')} database images, "
-            f"subset: {p.get('subset', 'n/a')}; seed {prov['seed']}, "
+    sizes = ""
+    if p.get("n_queries"):  # retrieval chapters
+        sizes = (f"{p['n_queries']} queries, {p.get('n_db')} database images, "
+                 f"subset: {p.get('subset', 'n/a')}; ")
+    return (f"**{record['profile']} profile**: {sizes}seed {prov['seed']}, "
             f"{prov['wall_s']:.0f} s on {hardware(record)}, commit `{commit}`"
             f"{changed.get(prov.get('dirty'), '')}, {prov.get('date', '')}.")
 

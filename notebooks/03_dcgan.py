@@ -47,7 +47,6 @@ device = "auto"  # "auto" (CUDA when available), "cuda" or "cpu"
 
 # %%
 import inspect
-import json
 import time
 
 import matplotlib.pyplot as plt
@@ -439,8 +438,7 @@ print("results record written:", record.relative_to(runs.project_root()))
 
 # %% tags=["hide-input"]
 display(Markdown(viz.record_table("03_dcgan")))
-full = runs.results_path("03_dcgan", "full")
-full_record = json.loads(full.read_text()) if full.is_file() else {}
+full_record = runs.read_results("03_dcgan", "full", missing_ok=True)
 memo = full_record.get("memorisation")
 if memo:
     print(f"median distance to the nearest training image: generated "

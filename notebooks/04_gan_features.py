@@ -49,7 +49,6 @@ seed = 0
 device = "auto"  # "auto" (CUDA when available), "cuda" or "cpu"
 
 # %%
-import json
 import time
 from dataclasses import dataclass
 
@@ -629,8 +628,7 @@ def test_row(r):  # the final table's rows, not the layer or size studies
 
 
 display(Markdown(viz.record_table("04_gan_features", keep=test_row)))
-full = runs.results_path("04_gan_features", "full")
-full = json.loads(full.read_text()) if full.is_file() else {}
+full = runs.read_results("04_gan_features", "full", missing_ok=True)
 if full.get("comparisons"):
     display(Markdown(viz.results_table(full["comparisons"], digits=3, columns=(
         "a", "b", "metric", "diff", "low", "high"))))

@@ -95,14 +95,18 @@ def test_crash_between_checkpoints_then_resume_gives_the_same_weights(tmp_path, 
     assert logged == list(range(1, FIT.steps + 1))  # nothing logged twice, nothing missing
 
 
-# (modules, optimisers and their (lr, betas), logged statistics) each training promises
+# What each training promises: run name, modules, optimisers with (lr, betas), logged statistics,
+# keys of config.json
+ADAM_05 = (2e-4, (0.5, 0.999))
 CONTRACTS = {
-    "dcgan": ({"G", "D"}, {"adam_g": (2e-4, (0.5, 0.999)), "adam_d": (2e-4, (0.5, 0.999))},
-              {"d_loss", "g_loss", "d_real", "d_fake"}),
-    "autoencoder": ({"encoder", "decoder"}, {"adam": (1e-3, (0.9, 0.999))}, {"mse"}),
-    "inversion encoder": ({"encoder"}, {"adam": (2e-4, (0.5, 0.999))}, {"latent_mse", "image_mse"}),
-    "AFA-SVR cleaner": ({"G", "D"}, {"adam_g": (2e-4, (0.5, 0.999)), "adam_d": (2e-4, (0.5, 0.999))},
-                        {"d_loss", "adv", "l1", "feat"}),
+    "dcgan": ("gan", {"G", "D"}, {"adam_g": ADAM_05, "adam_d": ADAM_05},
+              {"d_loss", "g_loss", "d_real", "d_fake"}, {"model", "gan"}),
+    "autoencoder": ("ae", {"encoder", "decoder"}, {"adam": (1e-3, (0.9, 0.999))}, {"mse"},
+                    {"model", "lr", "kind"}),
+    "inversion encoder": ("inv", {"encoder"}, {"adam": ADAM_05}, {"latent_mse", "image_mse"},
+                          {"model", "lr", "image_weight", "generator", "kind"}),
+    "AFA-SVR cleaner": ("clean", {"G", "D"}, {"adam_g": ADAM_05, "adam_d": ADAM_05},
+                        {"d_loss", "adv", "l1", "feat"}, {"cleaner", "classifier"}),
 }
 
 
@@ -111,21 +115,15 @@ def test_each_training_uses_its_stated_optimiser_and_names(tmp_path, monkeypatch
     runs.seed_everything(0, threads=1)
     in_project(tmp_path, monkeypatch)
     fitter = CASES[name][0]()
-    modules, optimisers, logged = CONTRACTS[name]
+    run_name, modules, optimisers, logged, config_keys = CONTRACTS[name]
     assert set(fitter.modules) == modules and set(fitter.optimisers) == set(optimisers)
     for key, (lr, betas) in optimisers.items():
         group = fitter.optimisers[key].param_groups[0]
         assert (group["lr"], group["betas"]) == (lr, betas), key
     stats = read_stats(fitter.run_dir)[-1]
     assert logged <= stats.keys(), stats.keys()
-    assert fitter.run_dir.name.startswith(RUN_NAMES[name] + "-")
-    assert CONFIG_KEYS[name] <= json.loads((fitter.run_dir / "config.json").read_text()).keys()
-
-
-RUN_NAMES = {"dcgan": "gan", "autoencoder": "ae", "inversion encoder": "inv", "AFA-SVR cleaner": "clean"}
-CONFIG_KEYS = {"dcgan": {"model", "gan"}, "autoencoder": {"model", "lr", "kind"},
-               "inversion encoder": {"model", "lr", "image_weight", "generator", "kind"},
-               "AFA-SVR cleaner": {"cleaner", "classifier"}}
+    assert fitter.run_dir.name.startswith(run_name + "-")
+    assert config_keys <= json.loads((fitter.run_dir / "config.json").read_text()).keys()
 
 
 @pytest.mark.parametrize("name", list(CASES))

@@ -42,6 +42,7 @@ def test_results_record_shape(tmp_path, monkeypatch):
     assert runs.read_results("ch", "quick", seed=3)["provenance"]["seed"] == 3
     with pytest.raises(FileNotFoundError, match="profile='full'"):
         runs.read_results("ch", "full")
+    assert runs.read_results("ch", "full", missing_ok=True) == {}
     with pytest.raises(ValueError, match="label_free"):
         runs.write_results("ch", "quick", {}, [{"method": "x"}], seed=0, wall_s=0)
 

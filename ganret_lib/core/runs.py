@@ -125,9 +125,12 @@ def results_path(chapter: str, profile: str, seed: int = 0) -> Path:
     return folder / f"{chapter}.json" if seed == 0 else folder / "seeds" / f"{chapter}-seed{seed}.json"
 
 
-def read_results(chapter: str, profile: str, seed: int = 0) -> dict:
+def read_results(chapter: str, profile: str, seed: int = 0, missing_ok: bool = False) -> dict:
+    """The record of a chapter, profile and seed; with `missing_ok`, {} when there is none."""
     path = results_path(chapter, profile, seed)
     if not path.is_file():
+        if missing_ok:
+            return {}
         raise FileNotFoundError(f"no results record {path}; run the chapter '{chapter}' with "
                                 f"profile={profile!r}, seed={seed} to produce it")
     return json.loads(path.read_text())

@@ -9,7 +9,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 export OMP_WAIT_POLICY := PASSIVE
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: book test data execute build sync check-sync lint unit nbval smoke full seeds bench mutate clean
+.PHONY: book test data execute build sync check-sync lint unit nbval smoke full seeds ablations bench mutate clean
 
 $(STAMP): requirements.lock pyproject.toml
 	python3 -m venv $(VENV)
@@ -75,6 +75,13 @@ seeds: data check-sync
 	  echo "seed $$s of $$nb"; \
 	  $(BIN)/papermill -k python3 --cwd notebooks --no-progress-bar "$$nb" "_build/seeds/$$(basename $$nb .ipynb)-seed$$s.ipynb" -p seed $$s || exit 1; \
 	done; done
+
+## make ablations: chapter 5's cleaner ablations (adversarial weight 0/1/10/100, L1 only, no feature
+## term) in the quick profile; writes data/results/quick/05_afa_svr_ablations.json (and refreshes the
+## chapter's quick record); about 10 minutes on 2 CPU cores
+ablations: data check-sync
+	@mkdir -p _build/studies; $(BIN)/papermill -k python3 --cwd notebooks --no-progress-bar \
+	  notebooks/05_afa_svr.ipynb _build/studies/05_afa_svr-ablations.ipynb -p ablations True
 
 ## make mutate: mutation testing of metrics, exact ranking, losses, data checks, image conversions
 ## and training steps (pyproject's [tool.mutmut]); not part of `make test` (over an hour on 2 cores:

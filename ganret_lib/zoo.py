@@ -55,9 +55,12 @@ def dcgan(profile: str, seed: int = 0, device="auto", progress: bool = True) -> 
                                      dcgan_training_images(profile, seed), device=device, progress=progress)
 
 
-def classifier(profile: str, seed: int = 0, device="auto", progress: bool = True) -> Fitter:
-    """Chapter 3's Fashion-MNIST classifier of this profile (all training images, labels)."""
+def classifier(profile: str, seed: int = 0, device="auto", progress: bool = True,
+               degradations: tuple = ()) -> Fitter:
+    """Chapter 3's Fashion-MNIST classifier of this profile (all training images, labels);
+    with `degradations`, chapter 5's robust variant trained with them as augmentation."""
     stored, labels = fashion_mnist.load_fashion_mnist("train")
     cfg = quality.ClassifierConfig(epochs=profile_config(profile, CLASSIFIER_EPOCHS), seed=seed)
-    return quality.train_classifier(f"fmnist-classifier-{profile}", images.to_gan(stored), torch.tensor(labels),
-                                    cfg, device=device, progress=progress)
+    name = f"fmnist-classifier-{'augmented-' if degradations else ''}{profile}"
+    return quality.train_classifier(name, images.to_gan(stored), torch.tensor(labels), cfg, device=device,
+                                    progress=progress, degradations=degradations, stored_shape=stored.shape[1:3])

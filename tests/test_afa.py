@@ -67,10 +67,17 @@ def test_query_and_database_descriptors_line_up():
     f_db, p_db = afa.features_and_posteriors(F, images)
     db = afa.database_descriptors(f_db, p_db, 0.5, 0.5)
     cleaners = {"": afa.UNetCleaner(4), " (no adversary)": afa.UNetCleaner(4)}
-    queries = afa.query_descriptors(F, cleaners, images, 0.5, 0.5)
-    assert len(queries) == 8
+    feats = afa.query_features(F, cleaners, images)
+    assert list(feats) == ["x~", "median", "G", "G (no adversary)"]
+    queries = afa.query_descriptors(feats, 0.5, 0.5)
+    assert len(queries) == 8 and "fused + decision (no adversary)" in queries
     for method, (q, key, _) in queries.items():
         assert q.shape[1] == db[key].shape[1], method
+    # another F: its name in every method, the fused ones tagged; no median filter asked for
+    other = afa.query_descriptors(afa.query_features(F, {"": cleaners[""]}, images, median=False), 0.5, 0.5,
+                                  name="F_aug")
+    assert list(other) == ["F_aug on the degraded query", "F_aug on G(x~)", "fused (F_aug)",
+                           "fused + decision (F_aug)"]
     # a clean query against its own clean database copy: the F-half of the fused score is 1
     np.testing.assert_allclose(np.diag(afa.fuse(f_db, f_db, 1.0) @ db["fused"].T), np.sqrt(0.5), rtol=1e-5)
     filtered = afa.median_filter(np.pad(np.full((1, 3, 3), 200, np.uint8), ((0, 0), (1, 1), (1, 1))))
@@ -139,3 +146,33 @@ def test_feature_consistency_is_one_minus_the_cosine_of_f():
     same, turned = x.clone(), torch.tensor([[0.0, 3.0], [0.0, -1.0]])  # cosines 1, 1 and 0, -1
     assert afa.feature_consistency(Body(), same, x).item() == pytest.approx(0.0, abs=1e-7)
     assert afa.feature_consistency(Body(), turned, x).item() == pytest.approx((1 + 2) / 2)
+
+
+def test_cleaner_differences_are_zero_for_the_reference_and_grow_with_damage():
+    F = quality.SmallCNN(16).eval()
+    clean = (np.random.default_rng(2).random((64, 28, 28)) * 255).astype(np.uint8)
+    darker = (clean // 2).astype(np.uint8)
+    out = afa.cleaner_differences({"same": clean, "darker": darker}, clean, F)
+    assert out["same"]["pixel_l1"] == 0 and abs(out["same"]["fd"]) < 1e-6
+    expected = np.abs(darker.astype(float) - clean).mean() / 255
+    assert out["darker"]["pixel_l1"] == pytest.approx(expected) and out["darker"]["fd"] > 0
+
+
+def test_choose_weights_prefers_the_cleaned_features_when_only_they_carry_the_item():
+    from ganret_lib.retrieval import protocol
+
+    rng = np.random.default_rng(3)
+    yb, yq = np.repeat(np.arange(4), 20), np.arange(4).repeat(5)
+    xb, xq = rng.normal(size=(80, 8)), rng.normal(size=(20, 8))
+    f_db = np.vstack([xb, xq]).astype(np.float32)
+    p_db = np.eye(4)[np.concatenate([yb, yq])].astype(np.float32)
+    split = protocol.with_clean_copies(protocol.Split(xb, yb, xq, yq, np.arange(80), np.arange(20)))
+    # F on the degraded query is noise; F on G's output is the clean copy's feature, a little off
+    feats = {"noise": {"x~": (rng.normal(size=(20, 8)).astype(np.float32), p_db[80:]),
+                       "G": ((xq + 0.05 * rng.normal(size=xq.shape)).astype(np.float32), p_db[80:])}}
+    weights = (0.0, 0.5, 1.0)
+    study = afa.choose_weights(feats, f_db, p_db, split, weights)
+    assert study["w_best"] == 0.0 and study["beta_best"] == 0.0  # posteriors tie a whole class
+    assert len(study["w"]["noise"]) == 3 and study["w"]["noise"][0] == 1.0  # every copy found first
+    assert study["w"]["noise"][2] < 0.5
+    assert afa.headline(split) == "mrr"

@@ -254,3 +254,42 @@ def test_validation_queries_come_from_the_training_split_and_stay_out_of_the_dat
     again = protocol.load_validation_split(n_db=3000, n_queries=500, seed=0)
     np.testing.assert_array_equal(again.db_ids, val.db_ids)
     assert len(protocol.load_validation_split(None, 500, seed=0).yb) == 60000 - 500
+
+
+def test_target_ranks_by_hand_with_ties_ranked_ahead():
+    xb = np.array([[0.0], [1.0], [2.0], [2.0], [5.0]], dtype=np.float32)
+    xq = np.array([[0.1], [2.0], [4.9], [2.0]], dtype=np.float32)
+    # query 0: target 4 (distance 4.9) is last; query 1: target 2 ties with item 3, which goes first;
+    # query 2: target 4 is the nearest; query 3: target 1 (distance 1) after items 2 and 3 (distance 0)
+    ranks = exact.target_ranks(xq, xb, [4, 2, 4, 1], "l2", batch_size=3)
+    np.testing.assert_array_equal(ranks, [5, 2, 1, 3])
+    with pytest.raises(ValueError, match="one entry per query"):
+        exact.target_ranks(xq, xb, [0, 1], "l2")
+    with pytest.raises(ValueError, match="database positions"):
+        exact.target_ranks(xq, xb, [0, 1, 2, 5], "l2")
+
+
+def test_instance_protocol_finds_each_query_s_clean_copy():
+    from ganret_lib.retrieval import protocol
+
+    xb, yb = clustered(80)
+    xq, yq = clustered(10, seed=3)
+    split = protocol.with_clean_copies(protocol.Split(xb, yb, xq, yq, np.arange(80), np.arange(10),
+                                                      dataset="toy", split_sizes=(80, 10)))
+    assert len(split.yb) == 90 and np.array_equal(split.targets, 80 + np.arange(10))
+    assert np.array_equal(split.xb[split.targets], xq)
+    described = split.describe()
+    assert described["relevance"] == "the query's own clean copy" and described["subset"] == "none"
+    per_query = {}
+    clean = protocol.evaluate_instance("clean", xq, split.xb, split, "l2", per_query=per_query)
+    assert (clean["recall_at_1"], clean["recall_at_10"], clean["mrr"]) == (1.0, 1.0, 1.0)
+    noisy = xq + np.random.default_rng(0).normal(scale=3.0, size=xq.shape).astype(np.float32)
+    row = protocol.evaluate_instance("noisy", noisy, split.xb, split, "l2", per_query=per_query, severity=2)
+    ranks = exact.target_ranks(noisy, split.xb, split.targets, "l2")
+    assert row["mrr"] == pytest.approx(np.mean(1 / ranks), abs=1e-6) and row["severity"] == 2
+    assert row["recall_at_1"] == pytest.approx(np.mean(ranks == 1)) and row["recall_at_1"] < 1
+    np.testing.assert_allclose(per_query["noisy"]["rr"], 1 / ranks)
+    with pytest.raises(ValueError, match="already holds"):
+        protocol.with_clean_copies(split)
+    with pytest.raises(ValueError, match="with_clean_copies"):
+        protocol.evaluate_instance("x", xq, xb, protocol.Split(xb, yb, xq, yq, np.arange(80), np.arange(10)))

@@ -165,3 +165,12 @@ def test_paired_bootstrap_drops_queries_without_relevant_items_and_checks_shapes
         metrics.paired_bootstrap(a, b[:3])
     with pytest.raises(ValueError, match="at least 2"):
         metrics.paired_bootstrap(a[:2], b[:2])
+
+
+def test_instance_metrics_by_hand():
+    out = metrics.instance_metrics(np.array([1, 2, 10, 11]))
+    np.testing.assert_array_equal(out["recall_at_1"], [1, 0, 0, 0])
+    np.testing.assert_array_equal(out["recall_at_10"], [1, 1, 1, 0])
+    np.testing.assert_allclose(out["rr"], [1, 0.5, 0.1, 1 / 11])
+    with pytest.raises(ValueError, match="1-based"):
+        metrics.instance_metrics(np.array([0, 3]))

@@ -107,3 +107,29 @@ def test_accuracy_counts_correct_predictions_in_batches():
     x = torch.tensor([-1.0, 1.0, 1.0, -1.0, 1.0]).view(5, 1, 1, 1).expand(5, 1, 4, 4)
     y = torch.tensor([0, 1, 0, 0, 1])  # the third is wrong
     assert quality.accuracy(BrightIsOne(), x, y, batch_size=2) == pytest.approx(0.8)
+
+
+def test_degrade_share_degrades_about_that_share_inside_the_padding():
+    x = torch.full((400, 1, 32, 32), -1.0)
+    x[:, :, 2:30, 2:30] = 0.6  # a 28 x 28 image padded with background, as to_gan does
+    g = torch.Generator().manual_seed(0)
+    assert torch.equal(quality.degrade_share(x, g, ("noise",), 0.0, (28, 28)), x)
+    out = quality.degrade_share(x, g, ("noise",), 0.5, (28, 28))
+    changed = (out != x).flatten(1).any(1)
+    assert 150 < changed.sum() < 250
+    assert torch.equal(out[:, :, :2], x[:, :, :2]) and torch.equal(out[:, :, :, 30:], x[:, :, :, 30:])
+
+
+def test_an_augmented_classifier_gets_its_own_run_and_the_plain_one_keeps_its_own(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "_toc.yml").write_text("root: x\n")
+    x = torch.rand(128, 1, 32, 32) * 2 - 1
+    y = torch.randint(0, 10, (128,))
+    cfg = quality.ClassifierConfig(epochs=1, batch_size=64, dim=16)
+    plain = quality.train_classifier("clf", x, y, cfg, progress=False)
+    augmented = quality.train_classifier("clf", x, y, cfg, progress=False, degradations=("blur",))
+    assert augmented.run_dir != plain.run_dir
+    assert "augmentation" in (augmented.run_dir / "config.json").read_text()
+    assert "augmentation" not in (plain.run_dir / "config.json").read_text()
+    trained = [m.modules["classifier"].head.weight for m in (plain, augmented)]
+    assert not torch.equal(*trained)  # the degraded batches changed the training

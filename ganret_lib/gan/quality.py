@@ -16,6 +16,8 @@ from torch import nn
 
 from ..core.device import map_batches, resolve_device
 from ..core.loop import FitConfig, Fitter, fit_or_load
+from ..data import degrade
+from ..data import images as images_
 
 
 class SmallCNN(nn.Module):
@@ -56,19 +58,43 @@ def sequential_permutations(n_items: int, seed: int):
     return permutation
 
 
+def degrade_share(x: torch.Tensor, generator: torch.Generator, kinds: tuple, share: float,
+                  shape: tuple[int, int] | None = None) -> torch.Tensor:
+    """A copy of gan-form images in which each image, with probability `share`, is degraded by a
+    random kind of `kinds` at a random severity (data augmentation with chapter 5's degradations).
+
+    `shape` (H, W) is the stored images' size: the padding is cropped before degrading and put
+    back after, as it is for a degraded query."""
+    chosen = torch.rand(len(x), generator=generator) < share
+    out = x.clone()
+    if chosen.any():
+        unit = images_.gan_to_unit(x[chosen], shape)
+        out[chosen] = images_.unit_to_gan(degrade.random_seen_degradation(unit, generator, kinds), x.shape[-1])
+    return out
+
+
 def train_classifier(name: str, images: torch.Tensor, labels: torch.Tensor, cfg: ClassifierConfig,
-                     device="auto", progress: bool = True) -> Fitter:
+                     device="auto", progress: bool = True, degradations: tuple = (),
+                     degraded_share: float = 0.5, stored_shape: tuple[int, int] | None = None) -> Fitter:
     """Train (or load from runs/<name>-...) the classifier on gan-form images (N, C, S, S) with
-    labels. `.modules["classifier"]`, `.run_dir`."""
+    labels. `.modules["classifier"]`, `.run_dir`.
+
+    `degradations` (kinds of `data.degrade`) trains it with those degradations as augmentation:
+    each image of a batch is degraded with probability `degraded_share` (chapter 5's robust F);
+    `stored_shape` is the images' size before padding (see `degrade_share`).
+    """
     device = resolve_device(device)
     torch.manual_seed(cfg.seed)
     model = SmallCNN(cfg.dim, images.shape[1], images.shape[-1], int(labels.max()) + 1).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    stored_images = images  # on the CPU, where the degradations draw from the step's generator
     images, labels = images.to(device), labels.to(device)
 
-    def step(_, idx, __):
-        idx = idx.to(device)
-        loss = nn.functional.cross_entropy(model(images[idx]), labels[idx])
+    def step(_, idx, g):
+        batch = images[idx.to(device)]
+        if degradations:
+            batch = degrade_share(stored_images[idx], g, degradations, degraded_share, stored_shape).to(device)
+        loss = nn.functional.cross_entropy(model(batch), labels[idx.to(device)])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -77,6 +103,8 @@ def train_classifier(name: str, images: torch.Tensor, labels: torch.Tensor, cfg:
     per_epoch = len(images) // cfg.batch_size
     fit_cfg = FitConfig(steps=cfg.epochs * per_epoch, batch_size=cfg.batch_size, log_every=50, seed=cfg.seed)
     configs = {"classifier": asdict(cfg), "shape": list(images.shape[1:])}
+    if degradations:  # absent otherwise, so that plain classifiers keep their run directories
+        configs["augmentation"] = {"degradations": list(degradations), "share": degraded_share}
     return fit_or_load(name, {"classifier": model}, {"adam": opt}, step, len(images), fit_cfg, configs,
                        progress=progress, permutation=sequential_permutations(len(images), cfg.seed))
 

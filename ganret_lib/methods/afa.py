@@ -14,6 +14,10 @@
 - Decision: psi(x) = [sqrt(1 - beta) phi_w(x); sqrt(beta) p(x)] with p the class posteriors
   (w-weighted like the features); ranked by inner product, the score is
   (1 - beta) <phi, phi> + beta <p_q, p_b>: agreement of the two decisions re-ranks the list.
+- w and beta are chosen on validation queries (`choose_weights`), in either protocol (`evaluate`):
+  same class, or same item (the database holds each query's clean copy, `protocol.with_clean_copies`).
+- Any F can stand in for chapter 5's: the robust F_aug (`zoo.classifier(degradations=...)`),
+  trained with the degradations as augmentation, is the method's obvious competitor.
 """
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ from ..data import images as im
 from ..data.degrade import SEEN, random_seen_degradation
 from ..gan import losses, quality
 from ..gan.models import init_weights
+from ..retrieval import protocol
 from ..retrieval.vectors import l2_normalise
 
 
@@ -197,22 +202,98 @@ def database_descriptors(f_db: np.ndarray, p_db: np.ndarray, w: float, beta: flo
     return {"F": f_db, "fused": fused, "decision": with_decision(fused, p_db, beta)}
 
 
-def query_descriptors(classifier: nn.Module, cleaners: dict, degraded: np.ndarray, w: float, beta: float,
-                      device="auto") -> dict:
-    """{method: (query descriptors, database key, metric)} for degraded uint8 queries.
-
-    Methods: F on the degraded query; a median filter then F; and, for each cleaner G of
-    `cleaners` ({suffix: G}), F on G's output, the fused descriptor, and fused + decision.
-    """
-    f_deg, p_deg = features_and_posteriors(classifier, degraded, device=device)
-    f_med, _ = features_and_posteriors(classifier, median_filter(degraded), device=device)
-    out = {"F on the degraded query": (f_deg, "F", "cosine"), "median filter, then F": (f_med, "F", "cosine")}
+def query_features(classifier: nn.Module, cleaners: dict, degraded: np.ndarray, median: bool = True,
+                   device="auto") -> dict:
+    """{variant: (features, posteriors)} of degraded uint8 queries under F (`classifier`):
+    "x~" the queries as they are, "median" after a median filter (when `median`), and "G" + suffix
+    after each cleaner of `cleaners` ({suffix: G})."""
+    out = {"x~": features_and_posteriors(classifier, degraded, device=device)}
+    if median:
+        out["median"] = features_and_posteriors(classifier, median_filter(degraded), device=device)
     for suffix, G in cleaners.items():
-        f_res, p_res = features_and_posteriors(classifier, restore(G, degraded, device=device), device=device)
+        out["G" + suffix] = features_and_posteriors(classifier, restore(G, degraded, device=device), device=device)
+    return out
+
+
+def query_descriptors(feats: dict, w: float, beta: float, name: str = "F") -> dict:
+    """{method: (query descriptors, database key, metric)} from `query_features`, the database
+    key naming an entry of `database_descriptors` built with the same F, w and beta.
+
+    Methods: F on the degraded query; a median filter then F; and for each cleaner, F on G's
+    output, the fused descriptor, and fused + decision. `name` names F in the methods; another
+    F than chapter 5's (e.g. "F_aug") also tags the fused methods with it.
+    """
+    f_deg, p_deg = feats["x~"]
+    tag = "" if name == "F" else f" ({name})"
+    out = {f"{name} on the degraded query": (f_deg, "F", "cosine")}
+    if "median" in feats:
+        out[f"median filter, then {name}"] = (feats["median"][0], "F", "cosine")
+    for variant, (f_res, p_res) in feats.items():
+        if not variant.startswith("G"):
+            continue
+        suffix = variant[1:]
         fused = fuse(f_deg, f_res, w)
-        out[f"F on G(x~){suffix}"] = (f_res, "F", "cosine")
-        out[f"fused{suffix}"] = (fused, "fused", "cosine")
-        out[f"fused + decision{suffix}"] = (with_decision(fused, w * p_deg + (1 - w) * p_res, beta), "decision", "ip")
+        out[f"{name} on G(x~){suffix}"] = (f_res, "F", "cosine")
+        out[f"fused{tag}{suffix}"] = (fused, "fused", "cosine")
+        out[f"fused + decision{tag}{suffix}"] = (with_decision(fused, w * p_deg + (1 - w) * p_res, beta),
+                                               "decision", "ip")
+    return out
+
+
+def headline(split: protocol.Split) -> str:
+    """The metric a weight is chosen by: MRR on the same-item protocol (a split with clean copies),
+    mAP@all on the same-class one."""
+    return "map_all" if split.targets is None else "mrr"
+
+
+def evaluate(method: str, q: np.ndarray, db: np.ndarray, split: protocol.Split, metric: str,
+             per_query: dict | None = None, **extra) -> dict:
+    """One results row in the split's protocol: same item when it holds clean copies
+    (`protocol.evaluate_instance`), else same class (`protocol.evaluate`). No row of chapter 5
+    is label-free: F was trained with labels."""
+    if split.targets is not None:
+        return protocol.evaluate_instance(method, q, db, split, metric, per_query=per_query, **extra)
+    return protocol.evaluate(method, q, db, split, metric, label_free=False, progress=False,
+                             per_query=per_query, **extra)
+
+
+def choose_weights(feats: dict, f_db: np.ndarray, p_db: np.ndarray, split: protocol.Split, weights,
+                   name: str = "F") -> dict:
+    """Study w with beta = 0, then beta at the best w, on validation queries; each is chosen by
+    the best mean over the degradations of `headline(split)`.
+
+    `feats` is {kind: `query_features` of the validation queries degraded by that kind, with one
+    cleaner ""}; `f_db`, `p_db` are F's features and posteriors of the split's database.
+    Returns {"w": {kind: [score per weight]}, "beta": {...}, "w_best": ..., "beta_best": ...}.
+    """
+    tag = "" if name == "F" else f" ({name})"
+
+    def curve(method, settings):
+        values = {kind: [] for kind in feats}
+        for w, beta in settings:
+            db = database_descriptors(f_db, p_db, w, beta)
+            for kind, f in feats.items():
+                q, key, metric = query_descriptors(f, w, beta, name)[method]
+                values[kind].append(evaluate(method, q, db[key], split, metric)[headline(split)])
+        best = int(np.argmax(np.mean(list(values.values()), axis=0)))
+        return values, best
+
+    w_curves, best = curve(f"fused{tag}", [(w, 0.0) for w in weights])
+    w_best = weights[best]
+    beta_curves, best = curve(f"fused + decision{tag}", [(w_best, b) for b in weights])
+    return {"w": w_curves, "beta": beta_curves, "w_best": w_best, "beta_best": weights[best]}
+
+
+def cleaner_differences(restored: dict, reference: np.ndarray, classifier: nn.Module, device="auto") -> dict:
+    """How far each cleaner's outputs ({name: uint8 images}) are from the clean `reference`
+    images: mean absolute pixel error (0..1 scale) and the Fréchet distance in F's feature space
+    (`quality.frechet_distance`, FD-FMNIST when F is the book's classifier)."""
+    ref_feats = features_and_posteriors(classifier, reference, device=device)[0]
+    out = {}
+    for name, images in restored.items():
+        feats = features_and_posteriors(classifier, images, device=device)[0]
+        pixel = np.abs(images.astype(np.float32) - reference.astype(np.float32)).mean() / 255
+        out[name] = {"pixel_l1": float(pixel), "fd": quality.frechet_distance(feats, ref_feats)}
     return out
 
 

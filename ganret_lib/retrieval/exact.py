@@ -134,3 +134,25 @@ def evaluate_exact(xq, yq, xb, yb, metric: str = "l2", query_ids=None, batch_siz
     joined = metrics.concat_batches(batches)
     back = np.argsort(np.concatenate(query_order))  # restore the caller's query order
     return {name: values[back] for name, values in joined.items()}
+
+
+def target_ranks(xq, xb, targets, metric: str = "l2", batch_size: int = 1024, dtype=np.float32) -> np.ndarray:
+    """1-based rank of one target database item per query (instance-level retrieval, chapter 5).
+
+    `targets[q]` is the database position of query q's one relevant item. Items exactly as close
+    as the target are ranked ahead of it (the pessimistic rule), so duplicates never help.
+    """
+    xq, xb = _check_pair(xq, xb, metric, dtype)
+    targets = np.asarray(targets)
+    if targets.shape != (len(xq),):
+        raise ValueError(f"targets must have one entry per query ({len(xq)}), got shape {targets.shape}")
+    if targets.size and (targets.min() < 0 or targets.max() >= len(xb)):
+        raise ValueError(f"targets must be database positions (0 to {len(xb) - 1}), "
+                         f"got values from {targets.min()} to {targets.max()}")
+    a, b = key_operands(xq, xb, metric)
+    ranks = np.empty(len(xq), dtype=np.int64)
+    for lo in range(0, len(a), batch_size):
+        keys = ranking_keys(a[lo:lo + batch_size], b)
+        own = keys[np.arange(len(keys)), targets[lo:lo + batch_size]]
+        ranks[lo:lo + batch_size] = (keys <= own[:, None]).sum(1)  # the target itself, ties and closer
+    return ranks

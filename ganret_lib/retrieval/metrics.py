@@ -112,6 +112,17 @@ def evaluate_ranks(ranks: np.ndarray, n_relevant: np.ndarray, precision_ks=(10, 
     return out
 
 
+def instance_metrics(ranks: np.ndarray, ks=(1, 10)) -> dict[str, np.ndarray]:
+    """Per-query instance-level metrics from the 1-based rank of each query's one relevant item:
+    hit@k (1 when it is among the first k) and the reciprocal rank 1 / rank. Their means over
+    queries are recall@k and the mean reciprocal rank (MRR)."""
+    ranks = np.asarray(ranks)
+    if ranks.ndim != 1 or (ranks < 1).any():
+        raise ValueError("ranks must be a 1-D array of 1-based ranks (each at least 1)")
+    out = {f"recall_at_{k}": (ranks <= k).astype(np.float64) for k in ks}
+    return out | {"rr": 1.0 / ranks}
+
+
 def concat_batches(batches: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     """Join the per-query dicts of several batches."""
     return {name: np.concatenate([b[name] for b in batches]) for name in batches[0]}

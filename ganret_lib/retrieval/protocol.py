@@ -2,10 +2,12 @@
 
 Fashion-MNIST; database = training images, queries = test images, relevant = same class.
 Profiles may take a class-balanced subset of each, chosen by the seed; every record says so.
+The instance-level variant (chapter 5, `with_clean_copies`): the database also holds a clean
+copy of every query, and that copy is the query's one relevant item.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -25,12 +27,16 @@ class Split:
     dataset: str = "Fashion-MNIST"
     split_sizes: tuple[int, int] = (60000, 10000)  # (training, test) images the subsets come from
     query_split: str = "test split"  # "train split" for validation queries (held out of the database)
+    targets: np.ndarray | None = None  # instance level: database position of each query's clean copy
 
     def describe(self) -> dict:
-        whole = (len(self.yb), len(self.yq)) == tuple(self.split_sizes)
+        n_copies = 0 if self.targets is None else len(self.targets)
+        whole = (len(self.yb) - n_copies, len(self.yq)) == tuple(self.split_sizes)
+        instance = {"database": f"train split + a clean copy of each query ({n_copies})",
+                    "relevance": "the query's own clean copy"} if n_copies else {}
         return {"dataset": self.dataset, "database": "train split", "queries": self.query_split,
                 "relevance": "same class", "n_db": len(self.yb), "n_queries": len(self.yq),
-                "subset": "none" if whole else "class-balanced, seeded"}
+                "subset": "none" if whole else "class-balanced, seeded"} | instance
 
 
 def load_split(n_db: int | None = None, n_queries: int | None = None, seed: int = 0) -> Split:
@@ -54,6 +60,30 @@ def load_validation_split(n_db: int | None = None, n_queries: int = 2000, seed: 
     return Split(xtrain[db_ids], ytrain[db_ids], xtrain[query_ids], ytrain[query_ids], db_ids, query_ids,
                  dataset="Fashion-MNIST (validation: queries and database from the train split)",
                  split_sizes=(len(ytrain), len(ytrain)), query_split="train split")
+
+
+def with_clean_copies(split: Split) -> Split:
+    """The instance-level protocol: the database gains the clean copy of every query (after the
+    split's own images) and each query's one relevant item is its copy. Queries are then
+    degraded by the caller; ranking the copy first means finding the very same garment."""
+    if split.targets is not None:
+        raise ValueError("this split already holds the queries' clean copies")
+    n_db = len(split.yb)
+    return replace(split, xb=np.concatenate([split.xb, split.xq]), yb=np.concatenate([split.yb, split.yq]),
+                   targets=n_db + np.arange(len(split.yq)))
+
+
+def evaluate_instance(method: str, fq: np.ndarray, fb: np.ndarray, split: Split, metric: str = "l2",
+                      per_query: dict | None = None, **extra) -> dict:
+    """One instance-level results row: recall@1, recall@10 and MRR of each query's clean copy
+    (`with_clean_copies`) in an exact ranking of the whole database. `per_query` as in `evaluate`."""
+    if split.targets is None:
+        raise ValueError("instance-level evaluation needs a split with clean copies; use with_clean_copies(split)")
+    values = metrics.instance_metrics(exact.target_ranks(fq, fb, split.targets, metric))
+    if per_query is not None:
+        per_query[method] = values
+    means = {("mrr" if k == "rr" else k): round(float(v.mean()), 6) for k, v in values.items()}
+    return {"method": method, "metric": metric, "dim": int(fb.shape[1]), "n_queries": len(fq), **means, **extra}
 
 
 def evaluate(method: str, fq: np.ndarray, fb: np.ndarray, split: Split, metric: str = "l2",

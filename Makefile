@@ -22,7 +22,7 @@ $(STAMP): requirements.lock pyproject.toml
 data: $(STAMP)
 	$(BIN)/python -m ganret_lib.data
 
-## make book: run every chapter (quick profile) in place, then build the HTML book
+## make book: run every chapter (quick profile), each replaced only when its run succeeds, then build the HTML book
 book: execute build
 	@echo "The book is in $(CURDIR)/_build/html/index.html"
 
@@ -35,7 +35,7 @@ check-sync: $(STAMP)
 execute: data check-sync
 	@for nb in $(NOTEBOOKS); do \
 	  echo "executing $$nb"; \
-	  $(BIN)/papermill -k python3 --cwd notebooks --no-progress-bar "$$nb" "$$nb" || exit 1; \
+	  $(BIN)/python scripts/execute_notebook.py "$$nb" || exit 1; \
 	  $(BIN)/python scripts/sync_notebooks.py "$$nb"; \
 	done
 

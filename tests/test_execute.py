@@ -50,13 +50,21 @@ def test_an_interrupted_run_leaves_the_notebook_unchanged(tmp_path):
     started = tmp_path / "started"
     before = write_notebook(notebook, "print('first cell done')",
                             f"import pathlib, time\npathlib.Path({str(started)!r}).touch()\ntime.sleep(60)")
-    process = run(notebook, tmp_path, start_new_session=True)
-    deadline = time.time() + 90
-    while not started.exists():  # interrupt during the second cell, after the first has output
-        assert time.time() < deadline and process.poll() is None, process.stdout.read()
-        time.sleep(0.2)
-    os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends to `make book`
-    assert process.wait(timeout=60) != 0
+    # a background job (CI, `make test &`) inherits SIGINT ignored; a terminal's Ctrl-C is not
+    process = run(notebook, tmp_path, start_new_session=True,
+                  preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline = time.time() + 90
+        while not started.exists():  # interrupt during the second cell, after the first has output
+            assert time.time() < deadline and process.poll() is None, process.stdout.read()
+            time.sleep(0.2)
+        os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends to `make book`
+        assert process.wait(timeout=60) != 0
+    finally:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)  # nothing of the run outlives the test
+        except ProcessLookupError:
+            pass
     assert "unchanged" in process.stdout.read()
     assert notebook.read_bytes() == before
     assert not any(p.name.endswith(".running.ipynb") for p in tmp_path.iterdir())

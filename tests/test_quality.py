@@ -69,12 +69,17 @@ def test_density_and_coverage_are_not_fooled_by_a_collapsed_generator():
     assert 0.8 < matched["density"] < 1.2 and matched["coverage"] > 0.95
 
 
-def test_classifier_shapes_and_training_runs(tmp_path, monkeypatch):
+def tiny_labelled_project(tmp_path, monkeypatch, n: int):
+    """A project folder to train in, n random gan-form images with labels, a one-epoch config."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "_toc.yml").write_text("root: x\n")
-    x = torch.rand(256, 1, 32, 32) * 2 - 1
-    y = torch.randint(0, 10, (256,))
-    cfg = quality.ClassifierConfig(epochs=1, batch_size=64, dim=16)
+    x = torch.rand(n, 1, 32, 32) * 2 - 1
+    y = torch.randint(0, 10, (n,))
+    return x, y, quality.ClassifierConfig(epochs=1, batch_size=64, dim=16)
+
+
+def test_classifier_shapes_and_training_runs(tmp_path, monkeypatch):
+    x, y, cfg = tiny_labelled_project(tmp_path, monkeypatch, 256)
     first = quality.train_classifier("clf", x, y, cfg, device="cpu", progress=False)
     model = first.modules["classifier"]
     assert first.step == 4 and quality.features(model, x[:10]).shape == (10, 16)
@@ -121,11 +126,7 @@ def test_degrade_share_degrades_about_that_share_inside_the_padding():
 
 
 def test_an_augmented_classifier_gets_its_own_run_and_the_plain_one_keeps_its_own(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "_toc.yml").write_text("root: x\n")
-    x = torch.rand(128, 1, 32, 32) * 2 - 1
-    y = torch.randint(0, 10, (128,))
-    cfg = quality.ClassifierConfig(epochs=1, batch_size=64, dim=16)
+    x, y, cfg = tiny_labelled_project(tmp_path, monkeypatch, 128)
     plain = quality.train_classifier("clf", x, y, cfg, progress=False)
     augmented = quality.train_classifier("clf", x, y, cfg, progress=False, degradations=("blur",))
     assert augmented.run_dir != plain.run_dir

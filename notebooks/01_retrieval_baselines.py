@@ -30,12 +30,20 @@
 # - how strong raw pixels and PCA already are.
 
 # %% tags=["remove-cell"]
-# On Colab: install the library (torchvision then downloads Fashion-MNIST).
+# On Colab: install the library at the commit this page was executed with
+# (`make execute` pins it; the repository is set in _config.yml; the variable
+# GANRET_INSTALL overrides the source, e.g. a fork's URL).
+import importlib
+import os
 import sys
 
 if "google.colab" in sys.modules:
-    # %pip install -q "ganret_lib @ git+https://github.com/ganret/ganret"
-    pass
+    repository = "https://github.com/ganret/ganret"  # _config.yml
+    commit = "5ce0301d9b066146cbed0e29cb0f07f62b071762"  # of this run
+    source = os.environ.get("GANRET_INSTALL", f"git+{repository}@{commit}")
+    # %pip install -q "ganret_lib @ {source}"
+    importlib.invalidate_caches()  # so that this kernel imports the new install
+    print(f"installed ganret_lib from {source}")
 
 # %% tags=["parameters"]
 # "smoke" (seconds), "quick" (the default, CPU minutes) or "full" (headline)

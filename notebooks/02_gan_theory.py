@@ -32,12 +32,20 @@
 # - what mode coverage and mode collapse look like on a 2-D mixture of Gaussians.
 
 # %% tags=["remove-cell"]
-# On Colab: install the library.
+# On Colab: install the library at the commit this page was executed with
+# (`make execute` pins it; the repository is set in _config.yml; the variable
+# GANRET_INSTALL overrides the source, e.g. a fork's URL).
+import importlib
+import os
 import sys
 
 if "google.colab" in sys.modules:
-    # %pip install -q "ganret_lib @ git+https://github.com/ganret/ganret"
-    pass
+    repository = "https://github.com/ganret/ganret"  # _config.yml
+    commit = "a9cd6f3544b4cc66fba0d258402ebf349ac8148c"  # of this run
+    source = os.environ.get("GANRET_INSTALL", f"git+{repository}@{commit}")
+    # %pip install -q "ganret_lib @ {source}"
+    importlib.invalidate_caches()  # so that this kernel imports the new install
+    print(f"installed ganret_lib from {source}")
 
 # %% tags=["parameters"]
 # "smoke" (seconds), "quick" (the default, CPU minutes) or "full" (headline)

@@ -32,12 +32,20 @@
 # - how to measure sample quality without downloadable weights, and how far to trust the number.
 
 # %% tags=["remove-cell"]
-# On Colab: install the library (torchvision then downloads Fashion-MNIST).
+# On Colab: install the library at the commit this page was executed with
+# (`make execute` pins it; the repository is set in _config.yml; the variable
+# GANRET_INSTALL overrides the source, e.g. a fork's URL).
+import importlib
+import os
 import sys
 
 if "google.colab" in sys.modules:
-    # %pip install -q "ganret_lib @ git+https://github.com/ganret/ganret"
-    pass
+    repository = "https://github.com/ganret/ganret"  # _config.yml
+    commit = "3dca92aab10e98caf7c95ef27c2f6b2a9a552885"  # of this run
+    source = os.environ.get("GANRET_INSTALL", f"git+{repository}@{commit}")
+    # %pip install -q "ganret_lib @ {source}"
+    importlib.invalidate_caches()  # so that this kernel imports the new install
+    print(f"installed ganret_lib from {source}")
 
 # %% tags=["parameters"]
 # "smoke" (seconds), "quick" (the default, CPU minutes) or "full" (headline)
@@ -56,6 +64,7 @@ from IPython.display import Code, Image, Markdown, display
 
 from ganret_lib import viz, zoo
 from ganret_lib.core import loop, runs
+from ganret_lib.core.device import describe as describe_device
 from ganret_lib.core.device import map_batches
 from ganret_lib.data import fashion_mnist, images
 from ganret_lib.gan import dcgan, models, quality
@@ -71,6 +80,7 @@ n_eval = runs.profile_config(profile,
 n_check = min(2000, n_eval)  # generated images in the copy check
 model_cfg, gan_cfg, fit_cfg = zoo.dcgan_configs(profile, seed)
 runs.seed_everything(seed)
+print("networks run on", describe_device(device))
 plt.rcParams.update({"figure.dpi": 80, "savefig.dpi": 80})
 started = time.time()
 

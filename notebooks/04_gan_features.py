@@ -35,12 +35,20 @@
 # - which nearest-neighbour index to use at 60 thousand, 1 million and 100 million images.
 
 # %% tags=["remove-cell"]
-# On Colab: install the library (torchvision then downloads Fashion-MNIST).
+# On Colab: install the library at the commit this page was executed with
+# (`make execute` pins it; the repository is set in _config.yml; the variable
+# GANRET_INSTALL overrides the source, e.g. a fork's URL).
+import importlib
+import os
 import sys
 
 if "google.colab" in sys.modules:
-    # %pip install -q "ganret_lib @ git+https://github.com/ganret/ganret"
-    pass
+    repository = "https://github.com/ganret/ganret"  # _config.yml
+    commit = "75154b72e5e287f7ca1c16cd5dae5531546b3874"  # of this run
+    source = os.environ.get("GANRET_INSTALL", f"git+{repository}@{commit}")
+    # %pip install -q "ganret_lib @ {source}"
+    importlib.invalidate_caches()  # so that this kernel imports the new install
+    print(f"installed ganret_lib from {source}")
 
 # %% tags=["parameters"]
 # "smoke" (seconds), "quick" (the default, CPU minutes) or "full" (headline)
@@ -60,6 +68,7 @@ from sklearn.manifold import TSNE
 
 from ganret_lib import viz, zoo
 from ganret_lib.core import cache, runs
+from ganret_lib.core.device import describe as describe_device
 from ganret_lib.core.device import map_batches
 from ganret_lib.core.loop import FitConfig
 from ganret_lib.data import fashion_mnist, images
@@ -90,6 +99,7 @@ config = runs.profile_config(profile, {
                    encoder_steps=1500),
 })
 runs.seed_everything(seed)
+print("networks run on", describe_device(device))
 plt.rcParams.update({"figure.dpi": 80, "savefig.dpi": 80})
 started = time.time()
 config

@@ -36,12 +36,20 @@
 #   degradations, weights chosen on validation queries, paired intervals and ablations.
 
 # %% tags=["remove-cell"]
-# On Colab: install the library (torchvision then downloads Fashion-MNIST).
+# On Colab: install the library at the commit this page was executed with
+# (`make execute` pins it; the repository is set in _config.yml; the variable
+# GANRET_INSTALL overrides the source, e.g. a fork's URL).
+import importlib
+import os
 import sys
 
 if "google.colab" in sys.modules:
-    # %pip install -q "ganret_lib @ git+https://github.com/ganret/ganret"
-    pass
+    repository = "https://github.com/ganret/ganret"  # _config.yml
+    commit = "eade7e4f7a07f230f28d0d1dd3129709fdd397fd"  # of this run
+    source = os.environ.get("GANRET_INSTALL", f"git+{repository}@{commit}")
+    # %pip install -q "ganret_lib @ {source}"
+    importlib.invalidate_caches()  # so that this kernel imports the new install
+    print(f"installed ganret_lib from {source}")
 
 # %% tags=["parameters"]
 # "smoke" (seconds), "quick" (the default, CPU minutes) or "full" (headline)
@@ -61,6 +69,7 @@ from tqdm import tqdm
 
 from ganret_lib import viz, zoo
 from ganret_lib.core import loop, runs
+from ganret_lib.core.device import describe as describe_device
 from ganret_lib.core.loop import FitConfig
 from ganret_lib.data import degrade, fashion_mnist
 from ganret_lib.methods import afa
@@ -87,6 +96,7 @@ config = runs.profile_config(profile, {
                    steps=1000),
 })
 runs.seed_everything(seed)
+print("networks run on", describe_device(device))
 plt.rcParams.update({"figure.dpi": 80, "savefig.dpi": 80})
 started = time.time()
 config

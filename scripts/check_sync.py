@@ -2,12 +2,16 @@
 and no committed output may be stderr (progress bars and their timings differ between runs;
 `make sync` drops them).
 
+Each chapter's install cell must name the repository of _config.yml and pin a commit
+(scripts/install_cell.py).
+
 Compares the parsed notebooks, so the check does not depend on file times (unlike `jupytext --sync`).
 """
 import sys
 from pathlib import Path
 
 import jupytext
+from install_cell import problems, repository_url
 
 
 def cells(path: Path):
@@ -17,6 +21,7 @@ def cells(path: Path):
 def main() -> int:
     bad = 0
     pairs = sorted(Path("notebooks").glob("*.py"))
+    repository = repository_url()
     for py in pairs:
         nb = py.with_suffix(".ipynb")
         if not nb.exists():
@@ -27,6 +32,12 @@ def main() -> int:
                  and any(o.get("name") == "stderr" for o in c.get("outputs", []))]
         if noisy:
             print(f"{nb}: cells {noisy} keep stderr outputs (progress bars); run `make sync`")
+            bad += 1
+            continue
+        chapter = int(py.stem.split("_")[0]) < 90  # 90_results is rendered from records, installs nothing
+        wrong = problems(jupytext.read(nb).cells, repository) if chapter else []
+        if wrong:
+            print(f"{nb}: " + "; ".join(wrong))
             bad += 1
             continue
         a, b = cells(py), cells(nb)

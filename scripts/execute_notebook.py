@@ -3,6 +3,9 @@ place only when the run succeeded. An interrupted or failed run leaves the noteb
 was (a failed run is kept under _build/failed/ for reading); papermill alone, writing in place,
 would leave a half-executed notebook behind.
 
+A successful run also pins the chapter's install cell (scripts/install_cell.py) to HEAD, the
+commit whose library produced its outputs.
+
 Usage: python scripts/execute_notebook.py notebooks/NN_slug.ipynb [papermill options ...]
 """
 import os
@@ -10,6 +13,8 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+from install_cell import head_commit, pin_notebook
 
 
 def main(argv: list[str]) -> int:
@@ -34,6 +39,12 @@ def main(argv: list[str]) -> int:
             shutil.move(running, failed)
             print(f"the run of {notebook} failed: the notebook is unchanged; the failed run is {failed}")
         return code
+    commit, dirty = head_commit()
+    if commit:
+        pin_notebook(running, commit=commit)
+        if dirty:
+            print(f"note: {notebook} was executed with uncommitted library changes; its install cell "
+                  f"pins {commit[:10]}, which does not hold them: commit, then execute again")
     os.replace(running, notebook)  # same folder: atomic
     return 0
 

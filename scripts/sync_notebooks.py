@@ -6,7 +6,8 @@ as the source:
 - stderr outputs are dropped: they hold progress bars and their timings, which differ on every
   run and which the book does not show;
 - empty tag lists are dropped: papermill writes `tags: []` into every cell it executes, and
-  jupytext would restore that empty list over tags added in the .py.
+  jupytext would restore that empty list over tags added in the .py;
+- the install cell names the repository of _config.yml (scripts/install_cell.py).
 """
 import os
 import subprocess
@@ -14,6 +15,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+from install_cell import pin_notebook, pin_source, repository_url
 
 
 def tidy(path: Path) -> None:
@@ -34,9 +36,12 @@ def tidy(path: Path) -> None:
 
 def main(paths: list[str]) -> int:
     sources = [Path(p).with_suffix(".py") for p in paths] or sorted(Path("notebooks").glob("*.py"))
+    repository = repository_url()
     for py in sources:
+        pin_source(py, repository)
         if py.with_suffix(".ipynb").exists():
             tidy(py.with_suffix(".ipynb"))
+            pin_notebook(py.with_suffix(".ipynb"), repository)
     jupytext = Path(sys.executable).with_name("jupytext")
     return subprocess.run([str(jupytext), "-q", "--sync", *map(str, sources)]).returncode
 

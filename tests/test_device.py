@@ -32,3 +32,11 @@ def test_device_argument_reaches_every_inference_function():
         assert feats.shape == (4, 8) and post.shape == (4, 10)
         assert afa.restore(afa.UNetCleaner(4), stored, device=dev).shape == (4, 28, 28)
         assert descriptors.ClassifierFeatures(model, device=dev).transform(stored).shape == (4, 8)
+
+
+def test_describe_names_the_device_a_chapter_uses():
+    assert device.describe("cpu") == f"cpu ({torch.get_num_threads()} threads)"
+    if torch.cuda.is_available():
+        assert device.describe("auto").startswith("cuda:0 (")
+    else:
+        assert device.describe("auto").startswith("cpu (")

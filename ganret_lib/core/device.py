@@ -28,3 +28,11 @@ def map_batches(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, bat
     """fn applied to `x` batch by batch on `device`; the result concatenated on the CPU."""
     device = resolve_device(device)
     return torch.cat([fn(x[lo:lo + batch_size].to(device)).cpu() for lo in range(0, len(x), batch_size)])
+
+
+def describe(device: str | torch.device = "auto") -> str:
+    """One line for a chapter to print: where its networks run, e.g. "cuda:0 (Tesla T4)" or "cpu (2 threads)"."""
+    device = resolve_device(device)
+    if device.type == "cuda":
+        return f"{device.type}:{device.index or 0} ({torch.cuda.get_device_name(device)})"
+    return f"cpu ({torch.get_num_threads()} threads)"

@@ -19,13 +19,29 @@ PROFILES = ("smoke", "quick", "full")
 RECORD_PACKAGES = ("torch", "torchvision", "faiss-cpu", "numpy", "scikit-learn", "ganret_lib")
 
 
+HOME_ENV = "GANRET_HOME"
+HOME_FOLDER = "ganret_home"  # created under the working directory when nothing else says where
+_announced: set[Path] = set()
+
+
 def project_root(start: Path | None = None) -> Path:
-    """The folder holding `_toc.yml` above `start` (default: the working directory), else the latter."""
+    """Where records (data/results/), caches (data/) and run folders (runs/) live:
+    1. inside a ganret checkout, the checkout (the folder above `start`, default the working
+       directory, that holds `_toc.yml`);
+    2. elsewhere (the library installed from a wheel or a git URL, as on Colab), $GANRET_HOME;
+    3. else <working directory>/ganret_home.
+    Outside a checkout the folder is printed once, so a reader knows where results went."""
     start = Path.cwd() if start is None else Path(start)
     for folder in (start, *start.resolve().parents):
         if (folder / "_toc.yml").is_file():
             return folder
-    return start
+    env = os.environ.get(HOME_ENV)
+    home = (Path(env).expanduser() if env else start / HOME_FOLDER).resolve()
+    if home not in _announced:
+        _announced.add(home)
+        how = f"${HOME_ENV}" if env else f"set {HOME_ENV} to choose another folder"
+        print(f"ganret_lib: not inside a ganret checkout; records, caches and run folders go to {home} ({how})")
+    return home
 
 
 def run_dir(name: str, configs: dict) -> Path:
@@ -85,6 +101,19 @@ def _git_dirty(root: Path) -> bool | None:
     return None if status is None else bool(status)
 
 
+def library_source() -> dict:
+    """For a ganret_lib that pip installed from a git URL (Colab's install cell): that URL and the
+    commit pip resolved (PEP 610's direct_url.json); {} for a checkout, a wheel or an editable install."""
+    try:
+        direct = metadata.distribution("ganret_lib").read_text("direct_url.json")
+    except metadata.PackageNotFoundError:
+        direct = None
+    info = json.loads(direct) if direct else {}
+    if "vcs_info" not in info:  # local installs would only name a local path
+        return {}
+    return {"url": info.get("url"), "commit": info["vcs_info"].get("commit_id")}
+
+
 def provenance(seed: int, wall_s: float) -> dict:
     versions = {"python": platform.python_version()}
     for name in RECORD_PACKAGES:
@@ -97,8 +126,12 @@ def provenance(seed: int, wall_s: float) -> dict:
         import torch
         hardware["torch_threads"] = torch.get_num_threads()
         hardware["gpu"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    root = project_root()
+    in_checkout = (root / "_toc.yml").is_file()  # elsewhere git would describe some other repository
     return {"seed": seed, "versions": versions, "hardware": hardware,
-            "commit": _git_commit(project_root()), "dirty": _git_dirty(project_root()),
+            "commit": _git_commit(root) if in_checkout else None,
+            "dirty": _git_dirty(root) if in_checkout else None,
+            "library": library_source(),
             "wall_s": round(wall_s, 1),
             "date": time.strftime("%Y-%m-%d")}
 

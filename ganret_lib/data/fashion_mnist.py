@@ -1,12 +1,15 @@
-"""Fashion-MNIST (chapter 1) from a search path, checked byte for byte.
+"""Fashion-MNIST (chapter 1) from a search path, fetched when missing, checked byte for byte.
 
 Where the four IDX files are looked for, in order:
   1. $GANRET_DATA (or $GANRET_DATA/fashion-mnist);
-  2. <project>/data/fashion-mnist, and torchvision's layout <project>/data/FashionMNIST/raw;
-  3. /usr/share/datasets/fashion-mnist (Debian: apt-get install dataset-fashion-mnist).
-If none holds them, `fetch_fashion_mnist()` installs the Debian package where apt is usable,
-else downloads with torchvision. Every file's decompressed bytes are checked (length and
-SHA-256), so a truncated or corrupt file is reported, never half-read.
+  2. <home>/data/fashion-mnist, and torchvision's layout <home>/data/FashionMNIST/raw, where
+     <home> is the checkout, or outside one $GANRET_HOME or ./ganret_home (`runs.project_root`);
+  3. the system folder $GANRET_SYSTEM_DATA, by default /usr/share/datasets/fashion-mnist
+     (Debian: apt-get install dataset-fashion-mnist).
+If none holds them, `load_fashion_mnist` downloads them with torchvision into
+<home>/data/FashionMNIST/raw (with a progress bar; as on Colab), unless $GANRET_OFFLINE is set;
+`make data` (`fetch_fashion_mnist()`) tries the Debian package first. Every file's decompressed
+bytes are checked (length and SHA-256), so a truncated or corrupt file is reported, never half-read.
 """
 from __future__ import annotations
 
@@ -35,9 +38,11 @@ CHECKSUMS = {
     "t10k-labels-idx1-ubyte": ("0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34", 10008),
 }
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
+OFFLINE_ENV = "GANRET_OFFLINE"  # set (to anything but "" or "0"): never download
 HOW_TO_GET = ("Ways to get Fashion-MNIST: `make data`; or `apt-get install dataset-fashion-mnist` "
               "(Debian); or put the four *-ubyte.gz files in a folder and set GANRET_DATA to it; "
-              "or call ganret_lib.data.fetch_fashion_mnist() where the internet is reachable.")
+              "or, where the internet is reachable, let load_fashion_mnist download it "
+              f"(unset {OFFLINE_ENV}).")
 
 
 class DataError(RuntimeError):
@@ -50,8 +55,18 @@ def candidate_dirs() -> list[Path]:
         env = Path(os.environ["GANRET_DATA"]).expanduser()
         dirs += [env / "fashion-mnist", env]
     data = project_root() / "data"
-    dirs += [data / "fashion-mnist", data / "FashionMNIST" / "raw", DEBIAN_DIR]
-    return dirs
+    dirs += [data / "fashion-mnist", download_dir()]
+    system = os.environ.get("GANRET_SYSTEM_DATA", str(DEBIAN_DIR))
+    return dirs + ([Path(system)] if system else [])
+
+
+def download_dir() -> Path:
+    """Where torchvision's download puts the files (its own layout under <home>/data)."""
+    return project_root() / "data" / "FashionMNIST" / "raw"
+
+
+def offline() -> bool:
+    return os.environ.get(OFFLINE_ENV, "") not in ("", "0")
 
 
 def _complete(folder: Path) -> bool:
@@ -76,17 +91,34 @@ def fetch_fashion_mnist(allow_apt: bool = True, allow_download: bool = True) -> 
         cmd = f"{install} || (apt-get update -q && {install})"
         if subprocess.run(["sh", "-c", cmd]).returncode == 0 and _complete(DEBIAN_DIR):
             return DEBIAN_DIR
-    if allow_download:
+    if allow_download and not offline():
         tried.append("torchvision download")
         try:
             from torchvision.datasets import FashionMNIST
-            FashionMNIST(project_root() / "data", download=True)
-        except Exception as exc:  # offline, blocked, or a broken mirror
+            FashionMNIST(download_dir().parents[1], download=True)
+        except Exception as exc:  # offline, blocked, a broken mirror, a truncated archive
             tried[-1] += f" ({type(exc).__name__}: {exc})"
+        verify_download()
         if find_fashion_mnist():
             return find_fashion_mnist()
+    elif allow_download:
+        tried.append(f"no download (${OFFLINE_ENV} is set)")
     raise DataError(f"Fashion-MNIST not found in {[str(d) for d in candidate_dirs()]}; "
                     f"tried: {tried or 'nothing (not allowed)'}. {HOW_TO_GET}")
+
+
+def verify_download() -> None:
+    """Check every file the download left; a bad one is removed (so that the next attempt fetches
+    it again, which torchvision would not do while it exists) and reported."""
+    for name in CHECKSUMS:
+        path = download_dir() / f"{name}.gz"
+        if path.is_file():
+            try:
+                read_idx(path, name)
+            except DataError as exc:
+                path.unlink()
+                path.with_suffix("").unlink(missing_ok=True)  # torchvision's decompressed copy
+                raise DataError(f"the download of Fashion-MNIST gave a bad file, now removed: {exc}") from None
 # pragma: no mutate end
 
 
@@ -112,9 +144,7 @@ def load_fashion_mnist(split: str = "train") -> tuple[np.ndarray, np.ndarray]:
     """(images uint8 [N, 28, 28], labels int64 [N]) of the "train" (60,000) or "test" (10,000) split."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; use 'train' or 'test'")
-    folder = find_fashion_mnist()
-    if folder is None:
-        raise DataError(f"Fashion-MNIST not found in {[str(d) for d in candidate_dirs()]}. {HOW_TO_GET}")
+    folder = find_fashion_mnist() or fetch_fashion_mnist(allow_apt=False)
     images_name, labels_name = SPLITS[split]
     images = read_idx(folder / f"{images_name}.gz", images_name)
     labels = read_idx(folder / f"{labels_name}.gz", labels_name).astype(np.int64)

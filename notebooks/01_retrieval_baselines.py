@@ -271,7 +271,7 @@ record = runs.write_results(  # the raw-pixel rows and the whole PCA sweep
     "01_retrieval_baselines", profile, split.describe(),
     rows[:2] + sweep["l2"] + sweep["cosine"],
     seed=seed, wall_s=time.time() - started, config=config)
-print("results record written:", record.relative_to(runs.project_root()))
+print("results record written:", runs.shown(record))
 
 # %% [markdown]
 # ## Summary

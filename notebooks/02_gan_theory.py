@@ -615,7 +615,7 @@ record = runs.write_results(
                                                  for _, _, c, j in checks)),
             "generator_grad_norm": norms,
             "weighted_sum": [rounded(r) for r in experiments]})
-print("results record written:", record.relative_to(runs.project_root()))
+print("results record written:", runs.shown(record))
 
 # %% [markdown]
 # ## Summary

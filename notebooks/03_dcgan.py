@@ -438,7 +438,7 @@ record = runs.write_results(
     seed=seed, wall_s=time.time() - started, config=config,
     model=vars(model_cfg), training=training,
     memorisation={k: round(v, 4) for k, v in memorisation.items()})
-print("results record written:", record.relative_to(runs.project_root()))
+print("results record written:", runs.shown(record))
 
 # %% [markdown]
 # ## The full profile

@@ -624,7 +624,7 @@ record = runs.write_results(
                           "pca_dim": pca_dim},
     descriptor={"name": "GAN features (trained D)",
                 "identity": gan_features.identity})
-print("wrote", record.relative_to(runs.project_root()))
+print("wrote", runs.shown(record))
 
 # %% [markdown]
 # ## The full profile

@@ -771,7 +771,7 @@ record = runs.write_results(
     training={"train_s": round(train_s, 1),
               "runs": [f.run_dir.name
                        for f in [robust_fit, *fitters.values()]]})
-print("wrote", record.relative_to(runs.project_root()))
+print("wrote", runs.shown(record))
 
 # %% [markdown]
 # ## The full profile

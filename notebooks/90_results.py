@@ -74,7 +74,7 @@ STALE = ("*The precision–recall curves in this record were computed before the
 
 # %%
 # smoke runs only test the code
-folder = runs.project_root() / "data" / "results"
+folder = runs.results_root()
 records = [path for path in sorted(folder.glob("*/*.json"))
            if path.parent.name != "smoke"]
 by_chapter = {}
@@ -97,22 +97,43 @@ for chapter, chapter_records in sorted(by_chapter.items()):
             display(Markdown(STALE))
 
 # %% [markdown]
-# ## Run times
+# ## Provenance, run times and reproduction
 #
-# Wall time of each chapter's last recorded run, per profile, in seconds. A chapter that found its
-# trained models in `runs/` reports the time to load them; the training time of its models, over
-# all sessions of the run, is the last column.
+# For each chapter's last recorded run per profile: the commit it ran at, its date and hardware,
+# its wall time in seconds (a chapter that found its trained models in `runs/` reports the time
+# to load them) and the training time of its models, summed over all sessions of their runs.
+# The last column is the verdict of the last `make reproduce` of that chapter and profile (every
+# number of a re-run compared with this record, under `data/results/tolerances.toml`) with its
+# largest deviation; a dash where none has run.
 
 # %%
-lines = ["| chapter | profile | wall time (s) | hardware "
-         "| model training (s) |", "|---|---|---|---|---|"]
+def reproduction(record):
+    path = (runs.results_root() / record["profile"] / "reproduction"
+            / f"{record['chapter']}.json")
+    if not path.is_file():
+        return "-"
+    found = json.loads(path.read_text())
+    largest = found["largest"] or {}
+    deviation = largest.get("deviation")
+    how = "same machine" if found["same_machine"] else "across machines"
+    return (f"{found['verdict']} ({found['n_judged']} numbers, {how}; largest "
+            f"deviation {'-' if deviation is None else f'{deviation:.2g}'}), "
+            f"{found['reproduced']['date']}")
+
+
+lines = ["| chapter | profile | commit | date | hardware | wall time (s) "
+         "| model training (s) | reproduction |", "|---" * 8 + "|"]
 for chapter, chapter_records in sorted(by_chapter.items()):
-    for record in chapter_records:
+    for record in sorted(chapter_records,
+                         key=lambda r: PROFILES.index(r["profile"])):
+        prov = record["provenance"]
         # every model's training time, summed
         training = record.get("training", {})
         times = [v for k, v in training.items() if k.endswith("train_s")]
         trained = round(sum(times), 1) if times else ""
-        wall = record["provenance"]["wall_s"]
-        lines.append(f"| {chapter} | {record['profile']} | {wall:.0f} | "
-                     f"{hardware(record)} | {trained} |")
+        commit = (prov.get("commit") or "none")[:10]
+        lines.append(f"| {chapter} | {record['profile']} | `{commit}` | "
+                     f"{prov.get('date', '')} | {hardware(record)} | "
+                     f"{prov['wall_s']:.0f} | {trained} | "
+                     f"{reproduction(record)} |")
 display(Markdown("\n".join(lines)))

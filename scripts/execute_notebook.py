@@ -40,11 +40,9 @@ def main(argv: list[str]) -> int:
             print(f"the run of {notebook} failed: the notebook is unchanged; the failed run is {failed}")
         return code
     commit, dirty = head_commit()
-    if commit:
-        pin_notebook(running, commit=commit)
-        if dirty:
-            print(f"note: {notebook} was executed with uncommitted library changes; its install cell "
-                  f"pins {commit[:10]}, which does not hold them: commit, then execute again")
+    if commit and pin_notebook(running, commit=commit) and dirty:
+        print(f"note: {notebook} was executed with uncommitted library changes; its install cell "
+              f"pins {commit[:10]}, which does not hold them: commit, then execute again")
     os.replace(running, notebook)  # same folder: atomic
     return 0
 

@@ -77,20 +77,19 @@ def problems(notebook_cells: list, repository: str) -> list[str]:
 
 def pin_notebook(path: Path, repository: str | None = None, commit: str | None = None) -> bool:
     """Rewrite the install cell of an .ipynb in place, keeping its modification time (which
-    `jupytext --sync` reads); True if anything changed."""
+    `jupytext --sync` reads); False if the notebook has none."""
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
-    changed = False
-    for cell in nb.cells:
-        if cell.cell_type == "code" and is_install_cell(cell.source):
-            new = rewrite(cell.source, repository, commit)
-            changed, cell.source = changed or new != cell.source, new
-    if changed:
+    cells = [c for c in nb.cells if c.cell_type == "code" and is_install_cell(c.source)]
+    new = [rewrite(c.source, repository, commit) for c in cells]
+    if any(n != c.source for n, c in zip(new, cells)):
+        for cell, source in zip(cells, new):
+            cell.source = source
         stat = path.stat()
         nbformat.write(nb, path)
         os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    return changed
+    return bool(cells)
 
 
 def pin_source(path: Path, repository: str) -> bool:

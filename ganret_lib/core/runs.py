@@ -114,6 +114,17 @@ def library_source() -> dict:
     return {"url": info.get("url"), "commit": info["vcs_info"].get("commit_id")}
 
 
+def cpu_model() -> str | None:
+    """The processor's name: BLAS picks its kernels by it, so numbers repeat bit for bit only on the same one."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
 def provenance(seed: int, wall_s: float) -> dict:
     versions = {"python": platform.python_version()}
     for name in RECORD_PACKAGES:
@@ -121,7 +132,7 @@ def provenance(seed: int, wall_s: float) -> dict:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             pass
-    hardware = {"machine": platform.machine(), "cpu_count": os.cpu_count()}
+    hardware = {"machine": platform.machine(), "cpu": cpu_model(), "cpu_count": os.cpu_count()}
     if "torch" in sys.modules:
         import torch
         hardware["torch_threads"] = torch.get_num_threads()
@@ -151,11 +162,26 @@ def write_results(chapter: str, profile: str, protocol: dict, rows: list[dict], 
     return path
 
 
+RESULTS_ENV = "GANRET_RESULTS"  # another results folder: `make reproduce` and `make test` write there
+
+
+def results_root() -> Path:
+    """data/results/ of the home, or $GANRET_RESULTS (so that a re-run leaves the committed records alone)."""
+    env = os.environ.get(RESULTS_ENV)
+    return Path(env) if env else project_root() / "data" / "results"
+
+
 def results_path(chapter: str, profile: str, seed: int = 0) -> Path:
-    """data/results/<profile>/<chapter>.json for seed 0 (the book's numbers); other seeds, run to
-    measure training noise (`make seeds`), go to data/results/<profile>/seeds/<chapter>-seed<N>.json."""
-    folder = project_root() / "data" / "results" / profile
+    """<results>/<profile>/<chapter>.json for seed 0 (the book's numbers); other seeds, run to
+    measure training noise (`make seeds`), go to <results>/<profile>/seeds/<chapter>-seed<N>.json."""
+    folder = results_root() / profile
     return folder / f"{chapter}.json" if seed == 0 else folder / "seeds" / f"{chapter}-seed{seed}.json"
+
+
+def shown(path: Path) -> Path:
+    """`path` relative to the home when it lies inside it (what a chapter prints), else as it is."""
+    path = Path(path)
+    return path.relative_to(project_root()) if path.is_relative_to(project_root()) else path
 
 
 def read_results(chapter: str, profile: str, seed: int = 0, missing_ok: bool = False) -> dict:
@@ -171,7 +197,7 @@ def read_results(chapter: str, profile: str, seed: int = 0, missing_ok: bool = F
 
 def seed_records(chapter: str, profile: str) -> dict[int, dict]:
     """{seed: record} of every seed of a chapter and profile that has a record, seed 0 first."""
-    folder = project_root() / "data" / "results" / profile / "seeds"
+    folder = results_root() / profile / "seeds"
     seeds = sorted(int(p.stem.rsplit("-seed", 1)[1]) for p in folder.glob(f"{chapter}-seed*.json"))
     found = [0] if results_path(chapter, profile).is_file() else []
     return {s: read_results(chapter, profile, s) for s in found + seeds}

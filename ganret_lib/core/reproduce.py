@@ -1,0 +1,111 @@
+"""Reproduction with a verdict (`make reproduce`, the results page): every number of a re-run
+results record against the committed one, under the tolerances of data/results/tolerances.toml.
+
+A number is named by its path in the record, rows labelled by their method
+(`rows[3: raw pixels].map_all`); its tolerance is looked up by the last key of that path
+(`map_all`). Integers (sizes, counts, configuration) must be equal everywhere; timings (keys
+ending in `_s`, `qps`, `_per_s`) and provenance are measurements of the run, not results, and are
+never compared. A float whose key has no tolerance in the section that applies is shown but not
+judged.
+"""
+from __future__ import annotations
+
+import math
+import re
+import tomllib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+TIMING = re.compile(r"(_s|qps|_per_s)$")
+HARDWARE_KEYS = ("machine", "cpu", "cpu_count", "gpu")
+VERSION_KEYS = ("torch", "torchvision", "faiss-cpu", "numpy", "scikit-learn")
+
+
+@dataclass(frozen=True)
+class Check:
+    key: str
+    committed: float | None  # None: the number is missing from that record
+    reproduced: float | None
+    tolerance: float | None  # None: shown, not judged
+
+    @property
+    def deviation(self) -> float:
+        if self.committed is None or self.reproduced is None:
+            return math.inf
+        return abs(self.reproduced - self.committed)
+
+    @property
+    def judged(self) -> bool:
+        return self.tolerance is not None or math.isinf(self.deviation)
+
+    @property
+    def ok(self) -> bool:
+        return not self.judged or self.deviation <= self.tolerance
+
+
+def numbers(record: dict) -> dict[str, float | int]:
+    """Every numeric leaf of a record but its provenance and timings, by path."""
+    found: dict[str, float | int] = {}
+
+    def walk(value, path: str) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                if not (path == "" and k == "provenance") and not TIMING.search(str(k)):
+                    walk(v, f"{path}.{k}" if path else str(k))
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                label = f": {v['method']}" if isinstance(v, dict) and "method" in v else ""
+                walk(v, f"{path}[{i}{label}]")
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            found[path] = value
+
+    walk(record, "")
+    return found
+
+
+def leaf(key: str) -> str:
+    """The last key of a path: `rows[3: x].pr_curve.precision[7]` -> `precision`."""
+    return re.sub(r"\[[^\]]*\]", "", key).rsplit(".", 1)[-1]
+
+
+def same_machine(committed: dict, reproduced: dict) -> bool:
+    """Same recorded hardware (processor included) and package versions; a record that does not
+    name its processor cannot be shown to be from the same machine."""
+    a, b = committed["provenance"], reproduced["provenance"]
+    hardware = all(a["hardware"].get(k) == b["hardware"].get(k) for k in HARDWARE_KEYS)
+    versions = all(a["versions"].get(k) == b["versions"].get(k) for k in VERSION_KEYS)
+    return hardware and versions and a["hardware"].get("cpu") is not None
+
+
+def load_tolerances(path: Path) -> dict:
+    return tomllib.loads(Path(path).read_text())
+
+
+def tolerance(key: str, value, chapter: str, section: dict) -> float | None:
+    """The tolerance of one number: 0 for integers; else the first matching rule of the section,
+    then its `keys` table by leaf name, then its `default` (None when it has none)."""
+    if isinstance(value, int):
+        return 0.0
+    for rule in section.get("rules", []):
+        if rule.get("chapter", chapter) == chapter and re.search(rule["match"], key):
+            return float(rule["tolerance"])
+    found = section.get("keys", {}).get(leaf(key), section.get("default"))
+    return None if found is None else float(found)
+
+
+def compare(committed: dict, reproduced: dict, tolerances: dict) -> dict:
+    """The verdict on one chapter: every check, and a summary a results page can show."""
+    same = same_machine(committed, reproduced)
+    section = tolerances["same_machine" if same else "across_machines"]
+    a, b = numbers(committed), numbers(reproduced)
+    checks = [Check(k, a.get(k), b.get(k), tolerance(k, a.get(k, b.get(k)), committed["chapter"], section))
+              for k in list(a) + [k for k in b if k not in a]]
+    judged = [c for c in checks if c.judged]
+    failed = [c for c in judged if not c.ok]
+    largest = max(judged, key=lambda c: (c.deviation, c.key), default=None)
+    return {"chapter": committed["chapter"], "profile": committed["profile"],
+            "verdict": "fail" if failed else "pass", "same_machine": same,
+            "n_numbers": len(checks), "n_judged": len(judged), "n_failed": len(failed),
+            "largest": asdict(largest) | {"deviation": largest.deviation} if largest else None,
+            "failures": [asdict(c) | {"deviation": c.deviation} for c in failed[:50]],
+            "checks": checks}

@@ -1,0 +1,71 @@
+"""make reproduce's comparison (ganret_lib.core.reproduce) on hand-made records."""
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from ganret_lib.core import reproduce
+
+TOLERANCES = {"same_machine": {"default": 0.0, "rules": [{"chapter": "04_x", "match": r"\+ re-ranking",
+                                                           "tolerance": 1e-4}]},
+              "across_machines": {"keys": {"map_all": 0.08}}}
+
+
+def record(chapter="04_x", cpu="cpu A", **rows):
+    return {"chapter": chapter, "profile": "full", "protocol": {"n_db": 100},
+            "rows": [{"method": m, "label_free": True, "map_all": v, "dim": 64} for m, v in rows.items()],
+            "training": {"train_s": 12.0},
+            "provenance": {"seed": 0, "wall_s": 30.0, "versions": {"torch": "2.14.1", "numpy": "2.0"},
+                           "hardware": {"machine": "x86_64", "cpu": cpu, "cpu_count": 2, "gpu": None}}}
+
+
+def test_numbers_name_rows_by_method_and_skip_timings_and_provenance():
+    found = reproduce.numbers(record(pixels=0.5))
+    assert found == {"protocol.n_db": 100, "rows[0: pixels].map_all": 0.5, "rows[0: pixels].dim": 64}
+    assert reproduce.leaf("rows[3: a.b].pr_curve.precision[7]") == "precision"
+
+
+def test_same_machine_is_exact_except_where_a_rule_says_why():
+    committed = record(pixels=0.5, **{"pixels + re-ranking": 0.6})
+    within = copy.deepcopy(committed)
+    within["rows"][1]["map_all"] += 5e-5  # inside the re-ranking rule
+    within["provenance"]["wall_s"] = 99.0  # timings are never compared
+    result = reproduce.compare(committed, within, TOLERANCES)
+    assert result["same_machine"] and result["verdict"] == "pass" and result["n_judged"] == 5
+    assert result["largest"]["key"] == "rows[1: pixels + re-ranking].map_all"
+    assert result["largest"]["deviation"] == pytest.approx(5e-5)
+    outside = copy.deepcopy(committed)
+    outside["rows"][0]["map_all"] += 1e-12  # exact means exact
+    result = reproduce.compare(committed, outside, TOLERANCES)
+    assert result["verdict"] == "fail" and [f["key"] for f in result["failures"]] == ["rows[0: pixels].map_all"]
+
+
+def test_across_machines_uses_the_stated_tolerances_and_integers_stay_exact():
+    committed = record(pixels=0.50)
+    other = record(cpu="cpu B", pixels=0.57)
+    result = reproduce.compare(committed, other, TOLERANCES)
+    assert not result["same_machine"] and result["verdict"] == "pass"
+    other = record(cpu="cpu B", pixels=0.59)
+    assert reproduce.compare(committed, other, TOLERANCES)["verdict"] == "fail"
+    other = record(cpu="cpu B", pixels=0.50)
+    other["rows"][0]["dim"] = 65
+    failures = reproduce.compare(committed, other, TOLERANCES)["failures"]
+    assert [f["key"] for f in failures] == ["rows[0: pixels].dim"]
+
+
+def test_a_record_without_its_processor_is_not_taken_for_the_same_machine():
+    assert not reproduce.same_machine(record(cpu=None), record(cpu=None))
+
+
+def test_a_number_missing_from_either_record_fails():
+    committed = record(pixels=0.5, pca=0.6)
+    result = reproduce.compare(committed, record(pixels=0.5), TOLERANCES)
+    assert result["verdict"] == "fail" and result["failures"][0]["reproduced"] is None
+
+
+def test_the_committed_tolerance_file_parses_and_covers_the_headline_metric():
+    tolerances = reproduce.load_tolerances(Path(__file__).resolve().parents[1] / "data" / "results" / "tolerances.toml")
+    assert tolerances["same_machine"]["default"] == 0.0
+    assert tolerances["across_machines"]["keys"]["map_all"] > 0
+    json.dumps(tolerances)

@@ -83,36 +83,58 @@ def evaluate_exact(xq, yq, xb, yb, metric: str = "l2", query_ids=None, batch_siz
     representable features (e.g. small integers), use `dtype=np.float64`.
     """
     xq, xb = _check_pair(xq, xb, metric, dtype)
-    yq, yb = np.asarray(yq), np.asarray(yb)
-    if len(yq) != len(xq) or len(yb) != len(xb):
-        raise ValueError(f"labels and features disagree: {len(xq)} queries with {len(yq)} labels, "
-                         f"{len(xb)} database items with {len(yb)} labels")
+    yq, yb = _check_labels(yq, yb, len(xq), len(xb))
     order = np.argsort(yb, kind="stable")  # group the database by label: relevant = one block
-    xb, yb = xb[order], yb[order]
+    a, b = key_operands(xq, xb[order], metric)
+    buffer = np.empty((min(batch_size, len(a)), len(b)), dtype=b.dtype)
+    return _rank_and_score(lambda q: ranking_keys(a[q], b, out=buffer), yq, yb, order, query_ids,
+                           batch_size, threads, progress, f"exact ranking ({metric})", **metric_kw)
+
+
+def evaluate_keys(keys_of, yq, yb, query_ids=None, batch_size: int = 256, threads: int = 2,
+                  progress: bool = True, **metric_kw) -> dict[str, np.ndarray]:
+    """`evaluate_exact` for rankings that are not a distance between vectors (diffusion scores,
+    chapter 6): `keys_of(q)`, for an array of query indices, returns their (len(q), n_db) ranking
+    keys in the database's order, smaller = closer. Same tie rule, exclusion and metrics."""
+    yq, yb = _check_labels(yq, yb, len(yq), len(yb))
+    order = np.argsort(yb, kind="stable")
+    return _rank_and_score(lambda q: np.ascontiguousarray(keys_of(q)[:, order]), yq, yb, order, query_ids,
+                           batch_size, threads, progress, "ranking", **metric_kw)
+
+
+def _check_labels(yq, yb, n_queries: int, n_db: int):
+    yq, yb = np.asarray(yq), np.asarray(yb)
+    if len(yq) != n_queries or len(yb) != n_db:
+        raise ValueError(f"labels and features disagree: {n_queries} queries with {len(yq)} labels, "
+                         f"{n_db} database items with {len(yb)} labels")
+    return yq, yb
+
+
+def _rank_and_score(keys_of, yq, yb, order, query_ids, batch_size, threads, progress, desc, **metric_kw):
+    """The ranking loop: `keys_of(q)` gives keys with the database in label order (`order`)."""
+    yb = yb[order]
     position = np.empty_like(order)
     position[order] = np.arange(len(order))
-    exclude = np.full(len(xq), -1) if query_ids is None else np.asarray(query_ids)
-    if exclude.shape != (len(xq),):
-        raise ValueError(f"query_ids must have one entry per query ({len(xq)}), got shape {exclude.shape}")
-    if exclude.size and (exclude.min() < -1 or exclude.max() >= len(xb)):
-        raise ValueError(f"query_ids must be database positions (0 to {len(xb) - 1}) or -1 (the query "
+    exclude = np.full(len(yq), -1) if query_ids is None else np.asarray(query_ids)
+    if exclude.shape != (len(yq),):
+        raise ValueError(f"query_ids must have one entry per query ({len(yq)}), got shape {exclude.shape}")
+    if exclude.size and (exclude.min() < -1 or exclude.max() >= len(yb)):
+        raise ValueError(f"query_ids must be database positions (0 to {len(yb) - 1}) or -1 (the query "
                          f"is not in the database), got values from {exclude.min()} to {exclude.max()}")
     exclude = np.where(exclude >= 0, position[np.clip(exclude, 0, None)], -1)
-    xq, xb = key_operands(xq, xb, metric)
     labels, starts = np.unique(yb, return_index=True)
     stops = np.append(starts[1:], len(yb))
     block = {lab: (s, e) for lab, s, e in zip(labels.tolist(), starts, stops)}
 
     batches, query_order = [], []
-    buffer = np.empty((min(batch_size, len(xq)), len(xb)), dtype=xb.dtype)
-    bar = tqdm(total=len(xq), desc=f"exact ranking ({metric})", disable=not progress, mininterval=1)
+    bar = tqdm(total=len(yq), desc=desc, disable=not progress, mininterval=1)
     with ThreadPoolExecutor(threads) as pool:
         for label in np.unique(yq).tolist():
             start, stop = block.get(label, (0, 0))
             members = np.flatnonzero(yq == label)
             for lo in range(0, len(members), batch_size):
                 q = members[lo:lo + batch_size]
-                dist = ranking_keys(xq[q], xb, out=buffer)
+                dist = keys_of(q)
                 ex = exclude[q]
                 rows = np.flatnonzero(ex >= 0)
                 dist[rows, ex[rows]] = np.inf

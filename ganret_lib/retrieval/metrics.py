@@ -171,3 +171,60 @@ def paired_bootstrap(a: np.ndarray, b: np.ndarray, n_resamples: int = 10_000, co
     low, high = result.confidence_interval
     return {"diff": float(diff.mean()), "low": float(low), "high": float(high), "confidence": confidence,
             "n_queries": int(diff.size), "n_resamples": n_resamples}
+
+
+TIE_RULES = ("expected", "pessimistic", "optimistic")
+
+
+def tie_counts(distances: np.ndarray, relevant: np.ndarray, n_values: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per query, how many database items lie at each integer distance 0..n_values-1 (Hamming
+    distances of binary codes, chapter 8), and how many of them are relevant: two (queries x
+    n_values) arrays, the input of `tied_average_precision`."""
+    distances, relevant = np.asarray(distances), np.asarray(relevant, dtype=bool)
+    if distances.shape != relevant.shape or distances.ndim != 2:
+        raise ValueError(f"distances and relevance must be two 2-D arrays of one shape, got "
+                         f"{distances.shape} and {relevant.shape}")
+    if distances.size and (distances.min() < 0 or distances.max() >= n_values):
+        raise ValueError(f"distances must be integers from 0 to {n_values - 1}, got {distances.min()} "
+                         f"to {distances.max()}")
+    cell = distances.astype(np.int64) + n_values * np.arange(len(distances))[:, None]
+    size = len(distances) * n_values
+    counts = np.bincount(cell.ravel(), minlength=size).reshape(-1, n_values)
+    hits = np.bincount(cell.ravel(), weights=relevant.ravel(), minlength=size).reshape(-1, n_values)
+    return counts, hits.astype(np.int64)
+
+
+def tied_average_precision(counts: np.ndarray, hits: np.ndarray, rule: str = "expected") -> np.ndarray:
+    """AP per query when the ranking only orders groups of tied items (chapter 8).
+
+    `counts[q, t]` items share the t-th distance, nearest group first, and `hits[q, t]` of them
+    are relevant. "expected" is the mean AP over all orders within ties (McFee & Lanckriet 2012;
+    He et al. 2018), in closed form: a relevant item of a group of n items, r relevant, after N
+    items and R relevant ones, at position p of its group, has expected precision
+    (R + 1 + (p - 1)(r - 1)/(n - 1)) / (N + p), and the sum over p is a difference of harmonic
+    numbers. "pessimistic" puts a group's relevant items after its others (the exact ranker's
+    rule), "optimistic" before them. The divisor is every relevant item; NaN when there is none.
+    """
+    if rule not in TIE_RULES:
+        raise ValueError(f"unknown tie rule {rule!r}; use one of {TIE_RULES}")
+    n, r = np.asarray(counts, dtype=np.float64), np.asarray(hits, dtype=np.float64)
+    if n.shape != r.shape or (r > n).any() or (r < 0).any():
+        raise ValueError("hits must be a same-shaped array of counts between 0 and the group sizes")
+    before = np.cumsum(n, axis=1) - n  # N: items in nearer groups
+    relevant_before = np.cumsum(r, axis=1) - r  # R
+    harmonic = np.concatenate([[0.0], np.cumsum(1.0 / np.arange(1, int(n.sum(axis=1).max()) + 1))])
+
+    def h(x):
+        return harmonic[x.astype(np.int64)]
+
+    if rule == "expected":
+        slope = np.where(n > 1, (r - 1) / np.maximum(n - 1, 1), 0.0)
+        start = relevant_before + 1
+        group = (r / np.maximum(n, 1)) * ((start - slope * (before + 1)) * (h(before + n) - h(before))
+                                          + slope * n)
+    else:  # sum over j = 1..r of (R + j) / (M + j), M the items ranked ahead of the first relevant one
+        ahead = before + (n - r) if rule == "pessimistic" else before
+        group = r + (relevant_before - ahead) * (h(ahead + r) - h(ahead))
+    total, n_relevant = np.where(r > 0, group, 0.0).sum(axis=1), r.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n_relevant > 0, total / n_relevant, np.nan)

@@ -39,7 +39,7 @@ import sys
 
 if "google.colab" in sys.modules:
     repository = "https://github.com/ganret/ganret"  # _config.yml
-    commit = "5ce0301d9b066146cbed0e29cb0f07f62b071762"  # of this run
+    commit = "33a304dc8c7457d722345c6461a988efcae95bf4"  # of this run
     source = os.environ.get("GANRET_INSTALL", f"git+{repository}@{commit}")
     # %pip install -q "ganret_lib @ {source}"
     importlib.invalidate_caches()  # so that this kernel imports the new install

@@ -41,7 +41,7 @@ import sys
 
 if "google.colab" in sys.modules:
     repository = "https://github.com/ganret/ganret"  # _config.yml
-    commit = "a9cd6f3544b4cc66fba0d258402ebf349ac8148c"  # of this run
+    commit = "06ba343f092241e8ae4a73a570219ec5df83f051"  # of this run
     source = os.environ.get("GANRET_INSTALL", f"git+{repository}@{commit}")
     # %pip install -q "ganret_lib @ {source}"
     importlib.invalidate_caches()  # so that this kernel imports the new install

@@ -44,7 +44,7 @@ import sys
 
 if "google.colab" in sys.modules:
     repository = "https://github.com/ganret/ganret"  # _config.yml
-    commit = "75154b72e5e287f7ca1c16cd5dae5531546b3874"  # of this run
+    commit = "06ba343f092241e8ae4a73a570219ec5df83f051"  # of this run
     source = os.environ.get("GANRET_INSTALL", f"git+{repository}@{commit}")
     # %pip install -q "ganret_lib @ {source}"
     importlib.invalidate_caches()  # so that this kernel imports the new install

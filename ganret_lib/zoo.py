@@ -17,6 +17,7 @@ from .data import fashion_mnist, images
 from .gan import dcgan as gan_training
 from .gan import quality
 from .gan.models import DCGANConfig
+from .methods import descriptors, encoders
 
 
 @dataclass(frozen=True)
@@ -64,3 +65,39 @@ def classifier(profile: str, seed: int = 0, device="auto", progress: bool = True
     name = f"fmnist-classifier-{'augmented-' if degradations else ''}{profile}"
     return quality.train_classifier(name, images.to_gan(stored), torch.tensor(labels), cfg, device=device,
                                     progress=progress, degradations=degradations, stored_shape=stored.shape[1:3])
+
+
+ENCODER_STEPS = {"smoke": 4, "quick": 300, "full": 1500}  # steps of the encoder that inverts G
+# Chapter 4's label-free descriptor as its validation queries chose it, in the quick and the full
+# profile alike: max-pooled discriminator layers 1+2+3 (indices 0, 1, 2), PCA to 32 dimensions.
+GAN_DESCRIPTOR = {"pool": "max", "layers": [0, 1, 2], "dim": 32}
+
+
+def autoencoder(profile: str, seed: int = 0, device="auto", progress: bool = True) -> Fitter:
+    """Chapter 4's autoencoder (the DCGAN's two architectures, no adversary), trained for as many
+    steps as the DCGAN on the same images: `.modules["encoder"]`, `.modules["decoder"]`."""
+    model_cfg, _, _ = dcgan_configs(profile, seed)
+    steps = profile_config(profile, DCGAN).steps
+    return encoders.train_autoencoder(f"autoencoder-{profile}", model_cfg, FitConfig(steps=steps, seed=seed),
+                                      dcgan_training_images(profile, seed), device=device, progress=progress)
+
+
+def inversion_encoder(profile: str, seed: int = 0, device="auto", progress: bool = True) -> Fitter:
+    """Chapter 4's encoder E that inverts the profile's DCGAN generator (G(E(x)) close to x):
+    `.modules["encoder"]`."""
+    gan = dcgan(profile, seed, device=device, progress=progress)
+    model_cfg, _, _ = dcgan_configs(profile, seed)
+    return encoders.train_inversion_encoder(
+        f"inversion-encoder-{profile}", gan.modules["G"], model_cfg,
+        FitConfig(steps=profile_config(profile, ENCODER_STEPS), seed=seed), dcgan_training_images(profile, seed),
+        generator_id=gan.run_dir.name, device=device, progress=progress)
+
+
+def gan_descriptor(profile: str, seed: int = 0, device="auto"):
+    """Chapter 4's label-free GAN descriptor (`GAN_DESCRIPTOR`) on the profile's trained
+    discriminator, not yet fitted: `.fit(database images)`, then `.transform(images)`."""
+    gan = dcgan(profile, seed, device=device)
+    model_cfg, _, _ = dcgan_configs(profile, seed)
+    pooled = descriptors.PooledLayers(gan.modules["D"].features, model_cfg, GAN_DESCRIPTOR["pool"],
+                                      layers=GAN_DESCRIPTOR["layers"], device=device)
+    return descriptors.PCA(pooled, GAN_DESCRIPTOR["dim"], seed=seed)

@@ -60,3 +60,23 @@ def test_provenance_says_whether_the_tree_was_dirty(tmp_path, monkeypatch):
     assert runs.provenance(0, 1.0)["dirty"] is False
     (tmp_path / "ganret_lib" / "a.py").write_text("x = 2\n")
     assert runs.provenance(0, 1.0)["dirty"] is True
+
+
+def test_a_chapter_is_dirty_only_through_the_library_or_its_own_source(tmp_path, monkeypatch):
+    import subprocess
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "_toc.yml").write_text("root: x\n")
+    for path in ("ganret_lib/a.py", "notebooks/01_one.py", "notebooks/01_one.ipynb", "notebooks/02_two.py"):
+        (tmp_path / path).parent.mkdir(exist_ok=True)
+        (tmp_path / path).write_text("x = 1\n")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    for args in (["init", "-q"], ["add", "."], ["commit", "-qm", "c"]):
+        subprocess.run(git + args, cwd=tmp_path, check=True)
+    # an earlier chapter's fresh outputs, as `make book` leaves them
+    (tmp_path / "notebooks" / "01_one.ipynb").write_text("executed\n")
+    (tmp_path / "notebooks" / "01_one.py").write_text("x = 2\n")
+    assert runs.provenance(0, 1.0, chapter="02_two")["dirty"] is False
+    assert runs.provenance(0, 1.0, chapter="01_one")["dirty"] is True
+    (tmp_path / "ganret_lib" / "a.py").write_text("x = 2\n")
+    assert runs.provenance(0, 1.0, chapter="02_two")["dirty"] is True

@@ -77,3 +77,23 @@ def test_diversity_measures_by_hand():
                                atol=1e-12)
     clusters = np.array([0, 0, 1, 2, 2])
     assert variants.distinct_clusters(np.array([[0, 1, 0], [0, 2, 4]]), clusters).tolist() == [1, 3]
+
+
+def test_augmentations_mirror_and_shift_with_background_filling_in():
+    x = np.zeros((1, 5, 5), dtype=np.uint8)
+    x[0, 1, 0] = 200
+    assert variants.shifted(x, True, 0, 0)[0, 1, 4] == 200
+    moved = variants.shifted(x, False, 2, 0)
+    assert moved[0, 1, 2] == 200 and moved.sum() == 200
+    gone = variants.shifted(x, False, -2, 0)  # shifted out of the frame: nothing wraps around
+    assert gone.sum() == 0
+    assert variants.shifted(x, False, 0, -2).sum() == 0 and variants.shifted(x, False, 0, 2)[0, 3, 0] == 200
+    assert variants.augmentation_variants(x, 8).shape == (1, 8, 5, 5)
+    assert x[0, 1, 0] == 200  # the input is left alone
+
+
+def test_pixel_noise_variants_are_seeded_and_stay_images():
+    x = np.full((2, 4, 4), 128, dtype=np.uint8)
+    a = variants.pixel_noise_variants(x, 3, 0.2, seed=1)
+    assert a.shape == (2, 3, 4, 4) and a.dtype == np.uint8
+    assert np.array_equal(a, variants.pixel_noise_variants(x, 3, 0.2, seed=1)) and a.std() > 20

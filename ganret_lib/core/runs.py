@@ -95,9 +95,11 @@ def _git_commit(root: Path) -> str | None:
     return _git(root, "rev-parse", "HEAD") or None
 
 
-def _git_dirty(root: Path) -> bool | None:
-    """Whether tracked library or notebook files differ from the commit (None outside git)."""
-    status = _git(root, "status", "--porcelain", "--untracked-files=no", "--", "ganret_lib", "notebooks")
+def _git_dirty(root: Path, chapter: str | None = None) -> bool | None:
+    """Whether the library, or the chapter's source (notebooks/NN_*.py), differs from the commit
+    (None outside git). Other chapters' files, and executed notebooks, say nothing about this run."""
+    sources = [f"notebooks/{chapter.split('_')[0]}_*.py"] if chapter else ["notebooks"]
+    status = _git(root, "status", "--porcelain", "--untracked-files=no", "--", "ganret_lib", *sources)
     return None if status is None else bool(status)
 
 
@@ -125,7 +127,7 @@ def cpu_model() -> str | None:
     return platform.processor() or None
 
 
-def provenance(seed: int, wall_s: float) -> dict:
+def provenance(seed: int, wall_s: float, chapter: str | None = None) -> dict:
     versions = {"python": platform.python_version()}
     for name in RECORD_PACKAGES:
         try:
@@ -141,7 +143,7 @@ def provenance(seed: int, wall_s: float) -> dict:
     in_checkout = (root / "_toc.yml").is_file()  # elsewhere git would describe some other repository
     return {"seed": seed, "versions": versions, "hardware": hardware,
             "commit": _git_commit(root) if in_checkout else None,
-            "dirty": _git_dirty(root) if in_checkout else None,
+            "dirty": _git_dirty(root, chapter) if in_checkout else None,
             "library": library_source(),
             "wall_s": round(wall_s, 1),
             "date": time.strftime("%Y-%m-%d")}
@@ -156,7 +158,7 @@ def write_results(chapter: str, profile: str, protocol: dict, rows: list[dict], 
             raise ValueError(f"results row {row.get('method', row)} lacks {sorted(missing)}")
     record = {"chapter": chapter, "profile": profile, "protocol": protocol, "rows": rows,
               "config": asdict(config) if is_dataclass(config) else config, **extra,
-              "provenance": provenance(seed, wall_s)}
+              "provenance": provenance(seed, wall_s, chapter)}
     path = results_path(chapter, profile, seed)
     atomic_write_bytes(path, (json.dumps(record, indent=1) + "\n").encode())
     return path

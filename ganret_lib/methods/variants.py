@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..core.device import resolve_device
+from ..core.device import map_batches, resolve_device
 from ..retrieval.vectors import l2_normalise
 
 
@@ -30,10 +30,10 @@ class InversionConfig:
     batch_size: int = 500  # queries refined together
 
 
-def reconstruction_error(generator, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+def reconstruction_error(generator, z: torch.Tensor, x: torch.Tensor, device="auto") -> torch.Tensor:
     """Per query: mean squared pixel error of G(z) against x (both in the GAN's [-1, 1] range)."""
-    with torch.no_grad():
-        return ((generator(z) - x) ** 2).flatten(1).mean(1)
+    generator.eval().to(resolve_device(device))
+    return ((map_batches(generator, z, 500, device) - x) ** 2).flatten(1).mean(1)
 
 
 def refine(generator, x: torch.Tensor, z0: torch.Tensor, config: InversionConfig = InversionConfig(),
@@ -101,3 +101,33 @@ def distinct_clusters(ids: np.ndarray, cluster_of: np.ndarray) -> np.ndarray:
     database, e.g. k-means) its items fall in. `ids` is (n lists, k) database positions."""
     labels = np.sort(np.asarray(cluster_of)[np.asarray(ids)], axis=1)
     return 1 + (np.diff(labels, axis=1) != 0).sum(axis=1)
+
+
+# Test-time augmentation of Fashion-MNIST garments: a mirror image, and shifts by 2 pixels
+TTA = [(True, 0, 0), (False, 2, 0), (False, -2, 0), (False, 0, 2), (False, 0, -2),
+       (True, 2, 0), (True, -2, 0), (True, 0, 2)]  # (flip left-right, shift right, shift down)
+
+
+def shifted(stored: np.ndarray, flip: bool, dx: int, dy: int) -> np.ndarray:
+    """Stored images mirrored (if asked) and shifted by (dx, dy) pixels, background filling in."""
+    out = stored[:, :, ::-1] if flip else stored
+    out = np.roll(out, (dy, dx), axis=(1, 2))
+    if dy:
+        out[:, slice(0, dy) if dy > 0 else slice(dy, None)] = 0
+    if dx:
+        out[:, :, slice(0, dx) if dx > 0 else slice(dx, None)] = 0
+    return np.ascontiguousarray(out)
+
+
+def augmentation_variants(stored: np.ndarray, m: int) -> np.ndarray:
+    """(n, m, H, W): the first m test-time augmentations (`TTA`) of each stored image."""
+    if not 1 <= m <= len(TTA):
+        raise ValueError(f"m must be between 1 and {len(TTA)} augmentations, got {m}")
+    return np.stack([shifted(stored, *t) for t in TTA[:m]], axis=1)
+
+
+def pixel_noise_variants(stored: np.ndarray, m: int, sigma: float, seed: int = 0) -> np.ndarray:
+    """(n, m, H, W): each stored image plus Gaussian pixel noise of `sigma` (on a 0-1 scale), clipped."""
+    rng = np.random.default_rng(seed)
+    noisy = stored[:, None].astype(np.float64) / 255 + sigma * rng.standard_normal((len(stored), m, *stored.shape[1:]))
+    return np.round(np.clip(noisy, 0, 1) * 255).astype(np.uint8)

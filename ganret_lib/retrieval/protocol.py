@@ -96,8 +96,21 @@ def evaluate(method: str, fq: np.ndarray, fb: np.ndarray, split: Split, metric: 
     only the means.
     """
     values = exact.evaluate_exact(fq, split.yq, fb, split.yb, metric=metric, progress=progress)
+    return _row(method, values, per_query, metric=metric, label_free=label_free, dim=int(fb.shape[1]), **extra)
+
+
+def evaluate_keys(method: str, keys_of, split: Split, label_free: bool = True, progress: bool = True,
+                  per_query: dict | None = None, **extra) -> dict:
+    """`evaluate` for a ranking given as keys (smaller = closer) rather than descriptors, such as
+    diffusion scores (chapter 6): `keys_of(q)` returns the (len(q), n_db) keys of queries q."""
+    values = exact.evaluate_keys(keys_of, split.yq, split.yb, progress=progress)
+    return _row(method, values, per_query, label_free=label_free, **extra)
+
+
+def _row(method: str, values: dict, per_query: dict | None, **columns) -> dict:
     if per_query is not None:
         per_query[method] = {k: v for k, v in values.items() if k != "pr_curve"}
     summary = metrics.summarize(values)
-    return {"method": method, "metric": metric, "label_free": label_free, "dim": int(fb.shape[1]),
-            **{k: (round(v, 6) if isinstance(v, float) else v) for k, v in summary.items()}, **extra}
+    first = {k: columns.pop(k) for k in ("metric", "label_free", "dim") if k in columns}
+    return {"method": method, **first,
+            **{k: (round(v, 6) if isinstance(v, float) else v) for k, v in summary.items()}, **columns}

@@ -3,9 +3,9 @@
 Layers, each importing only the ones below it:
   core       runs and records, the input-keyed cache, the device, the one training loop
   data       Fashion-MNIST, the image convention, query degradations
-  retrieval  metrics, exact ranking, the faiss index, re-ranking, the protocol
+  retrieval  metrics, exact ranking, the faiss index, re-ranking, diffusion, the protocol
   gan        DCGAN networks, losses and training, sample quality, toy experiments
-  methods    descriptors, encoders, AFA-SVR
+  methods    descriptors, encoders, AFA-SVR, query variants
   zoo        the trained models that chapters share
   viz        generic figures
 """

@@ -45,7 +45,7 @@ import sys
 
 if "google.colab" in sys.modules:
     repository = "https://github.com/ganret/ganret"  # _config.yml
-    commit = "3d8803596452254db4fdcd99f7bfc77519c1538e"  # of this run
+    commit = "922b0db63e924d2439050cbd3b6c9293c0d42734"  # of this run
     source = os.environ.get("GANRET_INSTALL", f"git+{repository}@{commit}")
     # %pip install -q "ganret_lib @ {source}"
     importlib.invalidate_caches()  # so that this kernel imports the new install
@@ -211,15 +211,17 @@ for ax, (title, x) in zip(axes, panels.items()):
 plt.show()
 
 # %% [markdown]
-# And the variants around $z^*$ for three queries, at each $\sigma$ of the study ($m$ per row):
+# And the variants around $z^*$ for three queries: one row per $\sigma$ of the study (from the
+# top, $\sigma$ = 0, 0.25, 0.5 and 1 in the quick and full profiles), $m$ variants per row:
 
 # %%
-fig, axes = plt.subplots(3, len(config.sigmas), figsize=(11, 2.4))
-for row, q in zip(axes, shown[[0, 5, 9]]):
-    for ax, sigma in zip(row, config.sigmas):
-        z = variants.latent_variants(z_star[[q]], config.m, sigma, seed=seed)
-        viz.image_grid(decoded(z), ncols=config.m, ax=ax,
-                       title=f"sigma = {sigma}")
+fig, axes = plt.subplots(1, 3, figsize=(12, 2.2 + 0.45 * len(config.sigmas)))
+for ax, q in zip(axes, shown[[0, 5, 9]]):
+    grid = [decoded(variants.latent_variants(z_star[[q]], config.m, sigma,
+                                             seed=seed))
+            for sigma in config.sigmas]
+    viz.image_grid(np.concatenate(grid), ncols=config.m, ax=ax,
+                   title=fashion_mnist.CLASS_NAMES[split.yq[q]])
 fig.tight_layout()
 plt.show()
 
@@ -520,15 +522,18 @@ diversity = [{"method": m, "map_all": next(r["map_all"] for r in rows
 diversity.sort(key=lambda d: [r["method"] for r in rows].index(d["method"]))
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+fig, axes = plt.subplots(1, 2, figsize=(10, 4.6), sharey=True)
+markers = "osD^v<>pPX*h"
 for ax, key, label in zip(axes, ["distance_top10", "clusters_top100"],
                           ["mean pairwise distance, top 10",
                            "distinct clusters, top 100"]):
-    for d in diversity:
-        ax.scatter(d[key], d["map_all"], s=18)
-        ax.annotate(d["method"], (d[key], d["map_all"]), fontsize=6)
+    for d, marker in zip(diversity, markers):
+        ax.scatter(d[key], d["map_all"], s=30, marker=marker, alpha=0.8,
+                   label=d["method"])
     ax.set(xlabel=label, ylabel="mAP@all")
-fig.tight_layout()
+fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=3,
+           fontsize=7)
+fig.tight_layout(rect=(0, 0.22, 1, 1))
 plt.show()
 
 # %%

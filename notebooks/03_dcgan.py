@@ -325,7 +325,6 @@ memorisation = {"median_generated": float(np.median(d_gen)),
                 "median_test": float(np.median(d_test)),
                 "test_1st_percentile": float(close),
                 "share_generated_below": float((d_gen < close).mean())}
-# NBVAL_CHECK_OUTPUT
 print(f"median distance to the nearest training image: "
       f"generated {np.median(d_gen):.1f}, test images {np.median(d_test):.1f} "
       "(pixels in [-1, 1], 32x32)")
@@ -402,7 +401,6 @@ display(Markdown(viz.results_table(rows, columns=columns, digits=3)))
 # %%
 test_accuracy = quality.accuracy(classifier, test_x, torch.tensor(test_labels),
                                  device=device)
-# NBVAL_CHECK_OUTPUT
 print(f"feature network: test accuracy {test_accuracy:.3f}")
 for r in rows:
     print(f"{r['method']:32s} FD-FMNIST {r['fd_fmnist']:8.2f}  "

@@ -218,7 +218,6 @@ ax.legend(fontsize=7, ncol=2)
 plt.show()
 
 # %%
-# NBVAL_CHECK_OUTPUT
 for r in layer_rows:
     print(f"{r['method']:60s} dim {r['dim']:4d}  mAP@all {r['map_all']:.3f}")
 
@@ -252,7 +251,6 @@ for dim in config.pca_dims:
     dim_rows.append(evaluate(f"trained D, PCA-{dim} (validation)", pq, pb,
                              on=val, pca_dim=dim))
 pca_dim = max(dim_rows, key=lambda r: r["map_all"])["pca_dim"]
-# NBVAL_CHECK_OUTPUT
 for r in dim_rows:
     print(f"{r['method']:34s} mAP@all {r['map_all']:.3f}")
 print(f"chosen on validation: {best_pool}-pooling, layer {best['layers']}, "
@@ -407,7 +405,6 @@ rows = [evaluate(name, *descriptor[name],
 display(Markdown(viz.results_table(rows)))
 
 # %%
-# NBVAL_CHECK_OUTPUT
 for r in rows:
     print(f"{r['method']:42s} mAP@all {r['map_all']:.3f}  "
           f"mAP@1000 {r['map_1000']:.3f}  P@10 {r['p_at_10']:.3f}")
@@ -444,7 +441,6 @@ for a, b, metric in pairs:
     comparisons.append({"a": a, "b": b, "metric": metric, **ci})
 label_free = {r["method"]: r["map_all"] for r in rows if r["label_free"]}
 best_free = max(label_free, key=label_free.get)
-# NBVAL_CHECK_OUTPUT
 for c in comparisons:
     metric = "mAP@all" if c["metric"] == "ap_all" else "P@10"
     print(f"{c['a']} - {c['b']}\n    {metric} {c['diff']:+.3f} "

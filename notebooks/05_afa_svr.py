@@ -331,7 +331,6 @@ fig.tight_layout()
 plt.show()
 
 # %%
-# NBVAL_CHECK_OUTPUT
 for (name, level), (w, beta) in chosen.items():
     print(f"{name:5s} same {level:8s}: w = {w}, beta = {beta}")
 
@@ -457,7 +456,6 @@ display(Markdown(f"Clean queries: {ceilings_line('instance')}.\n\n"
                  + medium_table("instance", decision=True)))
 
 # %%
-# NBVAL_CHECK_OUTPUT
 for level in levels:
     print(f"same {level}, clean queries: {ceilings_line(level)}")
     medium = {}
@@ -508,7 +506,6 @@ plt.show()
 # $G(\tilde x)$ minus F on $\tilde x$), per degradation and protocol:
 
 # %%
-# NBVAL_CHECK_OUTPUT
 for level in levels:
     mild = {(r["method"], r["degradation"]): r[SCORE[level]]
             for r in rows[level] if r["severity"] == 1}
@@ -669,7 +666,6 @@ else:
 # descriptors, F + decision for the rows with the decision), same-class protocol:
 
 # %%
-# NBVAL_CHECK_OUTPUT
 medium_class = {(r["method"], r["degradation"]): r["map_all"]
                 for r in rows["class"] if r["severity"] == 2}
 ceiling, ceiling_aug, decision_ceiling = (

@@ -189,7 +189,6 @@ errors = {name: float(variants.reconstruction_error(G, z, xq_gan,
                           ("random codes", z_random)]}
 
 # %%
-# NBVAL_CHECK_OUTPUT
 for name, e in errors.items():
     print(f"{name:16s} reconstruction MSE {e:.3f}")
 
@@ -309,7 +308,6 @@ ax.legend(fontsize=7)
 plt.show()
 
 # %%
-# NBVAL_CHECK_OUTPUT
 print(f"validation mAP@all without expansion: {no_expansion_val:.3f}")
 for kind, key in best.items():
     print(f"{kind:13s} best sigma = {key[1]}, lambda = {key[2]}: "
@@ -461,7 +459,6 @@ display(Markdown(viz.results_table(comparisons, columns=(
     "a", "b", "diff", "low", "high"))))
 
 # %%
-# NBVAL_CHECK_OUTPUT
 for c in comparisons:
     print(f"{c['a'][:34]:34s} - {c['b'][:30]:30s} {c['diff']:+.3f} "
           f"[{c['low']:+.3f}, {c['high']:+.3f}]")
@@ -483,7 +480,6 @@ query_purity = float((afa.features_and_posteriors(
     F, split.xq, device=device)[1].argmax(1) == split.yq).mean())
 
 # %%
-# NBVAL_CHECK_OUTPUT
 print(f"the classifier on the queries themselves: {query_purity:.3f}")
 for sigma, share in purity.items():
     print(f"sigma = {sigma}: {share:.3f} of the variants in the query's class")
@@ -537,7 +533,6 @@ fig.tight_layout(rect=(0, 0.22, 1, 1))
 plt.show()
 
 # %%
-# NBVAL_CHECK_OUTPUT
 for d in diversity:
     print(f"{d['method'][:34]:34s} mAP@all {d['map_all']:.3f}  distance "
           f"{d['distance_top10']:.3f}  clusters {d['clusters_top100']:.1f}")

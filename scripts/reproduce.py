@@ -7,7 +7,11 @@ The committed records are left alone: the chapters write into _build/reproduce/r
 data/results, so that chapters that show other records still find them), through GANRET_RESULTS.
 Trained models found in runs/ are loaded, not retrained; on a fresh clone everything trains.
 
-Usage: python scripts/reproduce.py [--chapter NN] [--profile full|quick]
+With --records DIR nothing is executed and nothing is written: the records that something else
+already re-wrote into DIR/<profile>/ (`make test` points its nbval run there) are compared with
+the committed ones, and every chapter must have re-written its record.
+
+Usage: python scripts/reproduce.py [--chapter NN] [--profile full|quick] [--records DIR]
 """
 import argparse
 import json
@@ -69,11 +73,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--chapter", help="a chapter's number (e.g. 04); default: every chapter")
     parser.add_argument("--profile", default="full", choices=("quick", "full"))
+    parser.add_argument("--records", type=Path,
+                        help="compare the records already in this results folder; execute nothing")
     args = parser.parse_args()
     tolerances = reproduce.load_tolerances(RESULTS / "tolerances.toml")
     scratch = ROOT / "_build" / "reproduce" / args.profile
-    shutil.rmtree(scratch, ignore_errors=True)
-    shutil.copytree(RESULTS, scratch / "results")
+    if not args.records:
+        shutil.rmtree(scratch, ignore_errors=True)
+        shutil.copytree(RESULTS, scratch / "results")
     failed = 0
     for notebook in chapters(args.chapter):
         chapter = notebook.stem
@@ -82,13 +89,14 @@ def main() -> int:
             print(f"{chapter}: no committed {args.profile} record to reproduce; skipped")
             continue
         committed = json.loads(committed_path.read_text())
-        print(f"== {chapter}, {args.profile} profile: executing (committed record: "
-              f"{(committed['provenance'].get('commit') or '?')[:10]}, {committed['provenance']['wall_s']:.0f} s)")
-        code, wall = execute(notebook, args.profile, scratch)
-        fresh_path = scratch / "results" / args.profile / f"{chapter}.json"
-        if code != 0 or fresh_path.read_bytes() == committed_path.read_bytes():
-            why = f"the run failed (exit {code})" if code else "the run wrote no new record"
-            print(f"{chapter}: FAIL — {why}; see {scratch / notebook.name}")
+        print(f"== {chapter}, {args.profile} profile: {'comparing' if args.records else 'executing'} "
+              f"(committed record: {(committed['provenance'].get('commit') or '?')[:10]}, "
+              f"{committed['provenance']['wall_s']:.0f} s)")
+        code, wall = execute(notebook, args.profile, scratch) if not args.records else (0, 0.0)
+        fresh_path = (args.records or scratch / "results") / args.profile / f"{chapter}.json"
+        if code != 0 or not fresh_path.is_file() or fresh_path.read_bytes() == committed_path.read_bytes():
+            why = f"the run failed (exit {code})" if code else f"no new record in {fresh_path.parent}"
+            print(f"{chapter}: FAIL — {why}; see {args.records or scratch / notebook.name}")
             failed += 1
             continue
         fresh = json.loads(fresh_path.read_text())
@@ -98,9 +106,11 @@ def main() -> int:
         print(f"{chapter}: {result['verdict'].upper()} — {result['n_judged']} of {result['n_numbers']} numbers "
               f"judged ({'same machine: exact' if result['same_machine'] else 'across machines'}), "
               f"{result['n_failed']} outside tolerance; largest deviation "
-              f"{'-' if not largest else number(largest['deviation'])} ({largest['key'] if largest else '-'}); "
-              f"{wall:.0f} s")
+              f"{'-' if not largest else number(largest['deviation'])} ({largest['key'] if largest else '-'})"
+              + ("" if args.records else f"; {wall:.0f} s"))
         failed += result["verdict"] != "pass"
+        if args.records:
+            continue
         prov = fresh["provenance"]
         record = {k: v for k, v in result.items() if k not in ("checks", "largest", "failures")} | {
             "largest": finite(largest), "failures": [finite(f) for f in result["failures"]],

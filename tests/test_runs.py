@@ -80,3 +80,13 @@ def test_a_chapter_is_dirty_only_through_the_library_or_its_own_source(tmp_path,
     assert runs.provenance(0, 1.0, chapter="01_one")["dirty"] is True
     (tmp_path / "ganret_lib" / "a.py").write_text("x = 2\n")
     assert runs.provenance(0, 1.0, chapter="02_two")["dirty"] is True
+
+
+def test_the_processors_widest_vector_instructions_are_recorded(tmp_path):
+    info = tmp_path / "cpuinfo"
+    info.write_text("model name\t: AMD EPYC\nflags\t\t: fpu sse4_2 avx avx2 fma\n")
+    assert runs.simd_level(info) == "avx2"
+    info.write_text("flags\t\t: fpu sse4_2 avx avx2 avx512f avx512bw\n")
+    assert runs.simd_level(info) == "avx512f"
+    assert runs.simd_level(tmp_path / "absent") is None
+    assert "simd" in runs.provenance(seed=0, wall_s=1.0)["hardware"]

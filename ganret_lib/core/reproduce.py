@@ -3,7 +3,8 @@ results record against the committed one, under the tolerances of data/results/t
 
 A number is named by its path in the record, rows labelled by their method
 (`rows[3: raw pixels].map_all`); its tolerance is looked up by the last key of that path
-(`map_all`). Integers (sizes, counts, configuration) must be equal everywhere; timings (keys
+(`map_all`). Integers (sizes, counts, configuration) must be equal unless a rule says otherwise
+(a choice made on validation data may flip on other hardware); timings (keys
 ending in `_s`, `_ms`, `qps`, `_per_s`, with everything below them) and provenance are
 measurements of the run, not results, and are never compared. A float whose key has no
 tolerance in the section that applies is shown but not judged.
@@ -17,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 TIMING = re.compile(r"(_s|_ms|qps|_per_s)$")
-HARDWARE_KEYS = ("machine", "cpu", "cpu_count", "gpu")
+HARDWARE_KEYS = ("machine", "cpu", "simd", "cpu_count", "gpu")
 VERSION_KEYS = ("torch", "torchvision", "faiss-cpu", "numpy", "scikit-learn")
 
 
@@ -69,12 +70,13 @@ def leaf(key: str) -> str:
 
 
 def same_machine(committed: dict, reproduced: dict) -> bool:
-    """Same recorded hardware (processor included) and package versions; a record that does not
-    name its processor cannot be shown to be from the same machine."""
+    """Same recorded hardware (processor and its vector instructions included) and package
+    versions; a record that does not name both cannot be shown to be from the same machine."""
     a, b = committed["provenance"], reproduced["provenance"]
     hardware = all(a["hardware"].get(k) == b["hardware"].get(k) for k in HARDWARE_KEYS)
     versions = all(a["versions"].get(k) == b["versions"].get(k) for k in VERSION_KEYS)
-    return hardware and versions and a["hardware"].get("cpu") is not None
+    named = all(a["hardware"].get(k) is not None for k in ("cpu", "simd"))
+    return hardware and versions and named
 
 
 def load_tolerances(path: Path) -> dict:
@@ -82,13 +84,14 @@ def load_tolerances(path: Path) -> dict:
 
 
 def tolerance(key: str, value, chapter: str, section: dict) -> float | None:
-    """The tolerance of one number: 0 for integers; else the first matching rule of the section,
-    then its `keys` table by leaf name, then its `default` (None when it has none)."""
-    if isinstance(value, int):
-        return 0.0
+    """The tolerance of one number: the first matching rule of the section (`shown = true`: not
+    judged); else 0 for integers; else its `keys` table by leaf name, then its `default` (None,
+    shown, when it has none)."""
     for rule in section.get("rules", []):
         if rule.get("chapter", chapter) == chapter and re.search(rule["match"], key):
-            return float(rule["tolerance"])
+            return None if rule.get("shown") else float(rule["tolerance"])
+    if isinstance(value, int):
+        return 0.0
     found = section.get("keys", {}).get(leaf(key), section.get("default"))
     return None if found is None else float(found)
 

@@ -127,6 +127,22 @@ def cpu_model() -> str | None:
     return platform.processor() or None
 
 
+SIMD_LEVELS = ("avx512f", "avx2", "avx", "sse4_2")  # the widest first
+
+
+def simd_level(cpuinfo: Path = Path("/proc/cpuinfo")) -> str | None:
+    """The widest vector instructions the processor offers: torch (oneDNN) and faiss choose their
+    kernels by it, so two processors with the same name but another level round differently."""
+    try:
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                return next((level for level in SIMD_LEVELS if level in flags), "none")
+    except OSError:
+        pass
+    return None
+
+
 def provenance(seed: int, wall_s: float, chapter: str | None = None) -> dict:
     versions = {"python": platform.python_version()}
     for name in RECORD_PACKAGES:
@@ -134,7 +150,8 @@ def provenance(seed: int, wall_s: float, chapter: str | None = None) -> dict:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             pass
-    hardware = {"machine": platform.machine(), "cpu": cpu_model(), "cpu_count": os.cpu_count()}
+    hardware = {"machine": platform.machine(), "cpu": cpu_model(), "simd": simd_level(),
+                "cpu_count": os.cpu_count()}
     if "torch" in sys.modules:
         import torch
         hardware["torch_threads"] = torch.get_num_threads()

@@ -8,5 +8,6 @@ Layers, each importing only the ones below it:
   methods    descriptors, encoders, AFA-SVR, query variants
   zoo        the trained models that chapters share
   viz        generic figures
+  app        the `ganret` command: fit, index, query and inspect on a folder of images
 """
 __version__ = "0.2.0"

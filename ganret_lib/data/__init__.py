@@ -1,2 +1,3 @@
-"""Data: Fashion-MNIST (`fashion_mnist`), the one image convention (`images`) and query
-degradations (`degrade`). Imports only ganret_lib.core."""
+"""Data: Fashion-MNIST (`fashion_mnist`), the one image convention (`images`), query
+degradations (`degrade`) and folders of the reader's image files (`folder`). Imports only
+ganret_lib.core."""

@@ -46,11 +46,12 @@ def inversion_step(encoder, generator, opt, x: torch.Tensor, z: torch.Tensor, im
 
 
 def train_autoencoder(name: str, model_cfg: DCGANConfig, fit_cfg: FitConfig, images: torch.Tensor,
-                      lr: float = 1e-3, device="auto", progress: bool = True) -> Fitter:
+                      lr: float = 1e-3, device="auto", progress: bool = True, folder=None) -> Fitter:
     """Encoder (discriminator architecture) + decoder (generator architecture), mean squared error.
 
     The same two architectures as the DCGAN, trained on the same images with no adversary.
-    Returns the Fitter: `.modules["encoder"]`, `.modules["decoder"]`, `.run_dir`.
+    Returns the Fitter: `.modules["encoder"]`, `.modules["decoder"]`, `.run_dir` (`folder`, if
+    given, replaces the run directory under runs/).
     """
     device = resolve_device(device)
     torch.manual_seed(fit_cfg.seed)
@@ -63,7 +64,8 @@ def train_autoencoder(name: str, model_cfg: DCGANConfig, fit_cfg: FitConfig, ima
         return autoencoder_step(encoder, decoder, opt, images[idx.to(device)])
 
     return fit_or_load(name, {"encoder": encoder, "decoder": decoder}, {"adam": opt}, step, len(images), fit_cfg,
-                       {"model": asdict(model_cfg), "lr": lr, "kind": "autoencoder"}, progress=progress)
+                       {"model": asdict(model_cfg), "lr": lr, "kind": "autoencoder"}, progress=progress,
+                       folder=folder)
 
 
 def train_inversion_encoder(name: str, generator: Generator, model_cfg: DCGANConfig, fit_cfg: FitConfig,

@@ -54,6 +54,7 @@ class Index:
         self.index = None if kind in ("ivf", "pq") else self._make(nlist)
         self.ids = np.empty(0, dtype=np.int64)
         self.descriptor: str | None = None  # the identity of the descriptor that filled it
+        self.extra: dict = {}  # what a caller keeps with the index (the command: paths, model)
 
     @classmethod
     def build(cls, xb, metric: str = "l2", kind: str = "flat", ids=None, **params) -> Index:
@@ -148,13 +149,14 @@ class Index:
 
     # -- files ----------------------------------------------------------------------------------
     def save(self, path, descriptor: str | None = None) -> Path:
-        """One file (written atomically): the faiss index, the ids and what built it."""
+        """One file (written atomically): the faiss index, the ids, what built it and `extra`
+        (JSON)."""
         import faiss
 
         descriptor = descriptor or self.descriptor
         meta = {"format": FORMAT, "d": self.d, "metric": self.metric, "kind": self.kind,
                 "params": self.params, "descriptor": descriptor, "ntotal": self.ntotal,
-                "saved": time.strftime("%Y-%m-%d %H:%M:%S")}
+                "saved": time.strftime("%Y-%m-%d %H:%M:%S"), "extra": self.extra}
         buffer = io.BytesIO()
         np.savez(buffer, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), ids=self.ids,
                  faiss=faiss.serialize_index(self.index) if self.index is not None else np.empty(0, np.uint8))
@@ -182,8 +184,12 @@ class Index:
             raise IndexFileError(f"{path} was built with descriptor {meta['descriptor']!r}, not {descriptor!r}: "
                                  "its vectors are not comparable with these queries; rebuild the index")
         index = cls(meta["d"], meta["metric"], meta["kind"], **meta["params"])
-        index.index = faiss.deserialize_index(blob) if blob.size else None
-        index.ids, index.descriptor = ids, meta["descriptor"]
+        try:
+            index.index = faiss.deserialize_index(blob) if blob.size else None
+        except RuntimeError as exc:
+            raise IndexFileError(f"{path} holds a damaged faiss index ({exc}); build it again") from exc
+        index.ids, index.descriptor, index.extra = ids, meta["descriptor"], meta.get("extra", {})
+        index.saved = meta["saved"]
         return index
 
 

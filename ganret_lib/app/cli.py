@@ -118,5 +118,20 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def shell(line: str) -> None:
+    """Run one `ganret ...` command line in this process, as a terminal would (a book page shows
+    the line, then what it prints); a failure raises instead of returning a status."""
+    import shlex
+
+    words = shlex.split(line)
+    if words[:1] != ["ganret"]:
+        raise ValueError(f"not a ganret command line: {line!r}")
+    print(f"$ {line}")
+    sys.stdout.flush()
+    code = main(words[1:])
+    if code:
+        raise RuntimeError(f"`{line}` failed with exit status {code}")
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
+from ..core import distributed
 from ..core.device import describe
 from ..core.loop import CheckpointError, TrainingDiverged
 from ..data.fashion_mnist import DataError
@@ -30,8 +32,12 @@ EXPECTED = (FolderError, ImageFileError, DataError, IndexFileError, DescriptorFi
 def _fit(args) -> None:
     settings = models.FitSettings(pipeline=args.pipeline, steps=args.steps, size=args.size,
                                   channels=3 if args.color else 1, width=args.width, seed=args.seed)
-    print(f"networks run on {describe(args.device)}")
+    rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+    if rank == 0:
+        print(f"networks run on {describe(args.device)}" + (f", {world} processes" if world > 1 else ""))
     model = models.fit(args.images, args.out, settings, device=args.device, progress=not args.quiet)
+    if model is None:  # another rank of a data-parallel run: rank 0 reports
+        return
     t = model.training
     print(f"wrote {args.out}: {model.identity}, trained on {t['images']} images for {t['steps']} steps "
           f"({t['train_s']:.0f} s of training); its run folder {models.run_folder(args.out)} can be deleted")
@@ -115,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"ganret {args.command}: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
+    finally:
+        distributed.shutdown()
     return 0
 
 

@@ -7,13 +7,16 @@ cosine distance):
 - "autoencoder": the stack is the encoder of an autoencoder of the same architectures, trained
   without an adversary (chapter 4's control, which matched or beat the GAN there).
 Training runs in the library's one loop, checkpointed in a run folder beside the model file
-(`<model>.run/`), so an interrupted `fit` resumes when run again with the same arguments.
+(`<model>.run/`), so an interrupted `fit` resumes when run again with the same arguments. Under
+`torchrun --nproc_per_node N -m ganret_lib.app.cli fit ...` it trains data-parallel on N
+processes (`core.distributed`); rank 0 then fits the PCA and writes the model.
 """
 from __future__ import annotations
 
 import hashlib
 import io
 import json
+import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -21,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..core import distributed
+from ..core.device import resolve_device
 from ..core.loop import FitConfig
 from ..core.runs import atomic_write_bytes
 from ..data import fashion_mnist, folder, images
@@ -122,12 +127,18 @@ def _check_run_folder(run: Path, digest: str) -> None:
 
 
 def fit(source: str, out, settings: FitSettings = FitSettings(), device="auto", progress: bool = True,
-        log=print) -> Model:
+        log=print) -> Model | None:
     """Train the pipeline on `source` (a folder, or "fashion-mnist"), fit its PCA on the same
-    images, and save the model to `out` (atomically). Resumes from `<out>.run/` if it exists."""
+    images, and save the model to `out` (atomically). Resumes from `<out>.run/` if it exists.
+    In a data-parallel run, ranks other than 0 return None once training is done."""
     if settings.pipeline not in PIPELINES:
         raise ValueError(f"unknown pipeline {settings.pipeline!r}; use one of {PIPELINES}")
     DCGANConfig(image_size=settings.size)  # checks the size before any work
+    device = resolve_device(device)
+    if distributed.init_from_environment(device) and device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))  # one GPU per rank
+    if not distributed.is_main():
+        log, progress = (lambda *_: None), False
     started = time.time()
     stored, skipped, digest = training_images(source, settings, progress)
     if skipped:
@@ -137,7 +148,9 @@ def fit(source: str, out, settings: FitSettings = FitSettings(), device="auto", 
     log(f"training the {settings.pipeline} pipeline on {len(stored)} images of "
         f"{settings.size}x{settings.size}, {settings.steps} steps")
     run = run_folder(out)
-    _check_run_folder(run, digest)
+    if distributed.is_main():
+        _check_run_folder(run, digest)
+    distributed.barrier()
     model_cfg = DCGANConfig(nz=100, ngf=settings.width, ndf=settings.width, nc=settings.channels,
                             image_size=settings.size)
     fit_cfg = FitConfig(steps=settings.steps, batch_size=min(128, len(stored)), seed=settings.seed,
@@ -151,6 +164,8 @@ def fit(source: str, out, settings: FitSettings = FitSettings(), device="auto", 
         trained = encoders.train_autoencoder("ganret-fit", model_cfg, fit_cfg, x, device=device, folder=run,
                                              progress=progress)
         stack = trained.modules["encoder"].features
+    if not distributed.is_main():
+        return None
     pooled = descriptors.PooledLayers(stack, model_cfg, "max", device=device)
     descriptor = descriptors.PCA(pooled, min(settings.dim, len(stored) - 1), seed=settings.seed).fit(stored)
     training = {"source": str(source), "images": len(stored), "skipped": len(skipped), "steps": trained.step,

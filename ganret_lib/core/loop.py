@@ -7,6 +7,8 @@ and a `TrainingDiverged` stop that keeps the last good checkpoint. Every random 
 (the batch order and the step's noise) comes from `step_generator(seed, s)` or the epoch's
 permutation, so a run resumed from a checkpoint repeats exactly the steps an uninterrupted run
 takes. Anything else (throughput, sample grids) is a callback on one of `EVENTS`, as in minGPT.
+Under `torchrun` the same loop trains data-parallel (`distributed`): each rank takes its share
+of every batch and its own noise, and the ranks average gradients before each optimiser step.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from . import distributed
 from .runs import atomic_write_bytes, run_dir
 
 # step_fn(step, batch_indices, generator) -> {"loss name": scalar tensor}; it runs its own
@@ -49,10 +52,10 @@ class FitConfig:
     seed: int = 0
 
 
-def step_generator(seed: int, step: int) -> torch.Generator:
-    """The generator of step `step`'s random draws; negative steps name fixed draws
-    (-1: fixed sample noise, -2 - e: the permutation of epoch e)."""
-    return torch.Generator().manual_seed(seed * 1_000_003 + step)
+def step_generator(seed: int, step: int, rank: int = 0) -> torch.Generator:
+    """The generator of step `step`'s random draws (on rank `rank` of a data-parallel run);
+    negative steps name fixed draws (-1: fixed sample noise, -2 - e: the permutation of epoch e)."""
+    return torch.Generator().manual_seed(seed * 1_000_003 + step + rank * 2**40)
 
 
 def epoch_permutation(n_items: int, seed: int, epoch: int) -> torch.Tensor:
@@ -109,6 +112,9 @@ class Fitter:
                  permutation: Callable[[int], torch.Tensor] | None = None):
         if n_items < cfg.batch_size:
             raise ValueError(f"{n_items} training items are fewer than one batch ({cfg.batch_size})")
+        self.rank, self.world = distributed.rank_and_world()
+        if cfg.batch_size % self.world:
+            raise ValueError(f"a batch of {cfg.batch_size} cannot be shared by {self.world} processes")
         self.modules, self.optimisers, self.step_fn = modules, optimisers, step_fn
         self.n_items, self.cfg, self.run_dir = n_items, cfg, Path(folder)
         self.configs = _as_json(identity(cfg, n_items, configs))
@@ -116,7 +122,13 @@ class Fitter:
         self.step, self.train_seconds, self._order = 0, 0.0, (None, None)
         self.callbacks: dict[str, list[Callback]] = defaultdict(list)
         self.log_record: dict = {}
-        write_config(self.run_dir, self.configs)
+        if self.rank == 0:
+            write_config(self.run_dir, self.configs)
+        distributed.barrier()
+        if self.world > 1:  # every rank starts from rank 0's weights and averages its gradients
+            distributed.broadcast_from_main(self.modules.values())
+            for opt in self.optimisers.values():
+                distributed.average_gradients(opt)
         if self.checkpoint_path.exists():
             self.load()
 
@@ -137,6 +149,12 @@ class Fitter:
 
     # -- checkpoints ----------------------------------------------------------------------------
     def save(self) -> None:
+        """Rank 0 writes the checkpoint; every rank waits until it is there."""
+        if self.rank == 0:
+            self._write_checkpoint()
+        distributed.barrier()
+
+    def _write_checkpoint(self) -> None:
         save_checkpoint(self.checkpoint_path, {
             "modules": {k: m.state_dict() for k, m in self.modules.items()},
             "optimisers": {k: o.state_dict() for k, o in self.optimisers.items()},
@@ -159,7 +177,7 @@ class Fitter:
         torch.set_rng_state(state["torch_rng"])
         self.step, self.train_seconds = state["step"], state["train_seconds"]
         stats = self.run_dir / "stats.jsonl"  # lines after the checkpoint will be logged again
-        if stats.exists():
+        if stats.exists() and self.rank == 0:
             kept = [line for line in stats.read_text().splitlines() if json.loads(line)["step"] <= self.step]
             atomic_write_bytes(stats, ("\n".join(kept) + "\n" if kept else "").encode())
 
@@ -169,7 +187,8 @@ class Fitter:
         epoch, k = divmod(self.step, per_epoch)
         if self._order[0] != epoch:
             self._order = (epoch, self.permutation(epoch))
-        return self._order[1][k * self.cfg.batch_size:(k + 1) * self.cfg.batch_size]
+        batch = self._order[1][k * self.cfg.batch_size:(k + 1) * self.cfg.batch_size]
+        return batch[self.rank::self.world]  # this rank's share
 
     def _check_finite(self, stats: dict) -> None:
         if all(torch.isfinite(v) for v in stats.values()):
@@ -184,20 +203,23 @@ class Fitter:
         self.log_record = {k: round(float(torch.stack([s[k].detach() for s in pending]).mean()), 5)
                            for k in pending[0]} | {"step": self.step}
         self.trigger_callbacks("on_log")
-        with open(self.run_dir / "stats.jsonl", "a") as f:
-            f.write(json.dumps(self.log_record) + "\n")
+        if self.rank == 0:  # rank 0's share of the batches stands for the run
+            with open(self.run_dir / "stats.jsonl", "a") as f:
+                f.write(json.dumps(self.log_record) + "\n")
 
     def fit(self, until: int | None = None, progress: bool = True, desc: str = "training") -> Fitter:
         """Train up to step `until` (default: all steps), resuming where the run stopped."""
         until = self.cfg.steps if until is None else min(until, self.cfg.steps)
         for m in self.modules.values():
             m.train()
-        bar = tqdm(total=until, initial=self.step, desc=desc, disable=not progress, mininterval=2)
+        bar = tqdm(total=until, initial=self.step, desc=desc, disable=not progress or self.rank > 0, mininterval=2)
         self.trigger_callbacks("on_fit_start")
         pending = []
         while self.step < until:
             started = time.perf_counter()
-            stats = self.step_fn(self.step, self._batch_indices(), step_generator(self.cfg.seed, self.step))
+            stats = self.step_fn(self.step, self._batch_indices(), step_generator(self.cfg.seed, self.step, self.rank))
+            if self.world > 1:  # batch-norm statistics as rank 0 measured them
+                distributed.broadcast_from_main(self.modules.values(), buffers_only=True)
             self.train_seconds += time.perf_counter() - started
             self.step += 1
             self._check_finite(stats)

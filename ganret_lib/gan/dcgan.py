@@ -58,7 +58,7 @@ class SampleGrid:
         self.G, self.fixed_z, self.every = G, fixed_z, every
 
     def __call__(self, fitter: Fitter) -> None:
-        if fitter.step % self.every:
+        if fitter.step % self.every or fitter.rank > 0:  # one rank writes the samples
             return
         path = fitter.run_dir / "samples.npz"
         stored = dict(np.load(path)) if path.exists() else {}

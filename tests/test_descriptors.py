@@ -221,3 +221,17 @@ def test_recomputed_batchnorm_holds_the_data_statistics_and_leaves_the_original_
     with torch.no_grad():
         normalised = refit[:2](images)  # eval mode now normalises with the data's statistics
     torch.testing.assert_close(normalised.mean((0, 2, 3)), torch.zeros(3), atol=1e-5, rtol=0)
+
+
+def test_the_weights_digest_names_the_weights_not_the_network():
+    import copy
+
+    from ganret_lib.gan.models import DCGANConfig, Discriminator
+    from ganret_lib.methods.descriptors import weights_digest
+
+    d = Discriminator(DCGANConfig(ngf=4, ndf=4)).features
+    same = copy.deepcopy(d)
+    assert weights_digest(d) == weights_digest(same)
+    with torch.no_grad():
+        same[0].weight[0, 0, 0, 0] += 1e-6
+    assert weights_digest(d) != weights_digest(same)

@@ -1,2 +1,3 @@
-"""Methods built on the layers below: descriptors (`descriptors`), encoders (`encoders`) and
-AFA-SVR (`afa`). Imports ganret_lib.gan, .retrieval, .data and .core."""
+"""Methods built on the layers below: descriptors (`descriptors`), encoders (`encoders`),
+AFA-SVR (`afa`), query variants (`variants`) and binary codes (`hashing`). Imports
+ganret_lib.gan, .retrieval, .data and .core."""

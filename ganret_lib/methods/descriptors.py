@@ -106,6 +106,16 @@ def recompute_batchnorm(stack: nn.Module, images: torch.Tensor, batch_size: int 
     return copied.eval()
 
 
+def weights_digest(module: nn.Module) -> str:
+    """A short hash of a network's parameters and buffers: a cache key that a retrained network
+    (same run directory, other weights) cannot share."""
+    h = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
 def combine(layers: list[np.ndarray], which=None) -> np.ndarray:
     """Concatenate the chosen layers (0-based indices; default all), each L2-normalised first."""
     which = range(len(layers)) if which is None else which

@@ -198,7 +198,7 @@ def tied_average_precision(counts: np.ndarray, hits: np.ndarray, rule: str = "ex
     """AP per query when the ranking only orders groups of tied items (chapter 8).
 
     `counts[q, t]` items share the t-th distance, nearest group first, and `hits[q, t]` of them
-    are relevant. "expected" is the mean AP over all orders within ties (McFee & Lanckriet 2012;
+    are relevant. "expected" is the mean AP over all orders within ties (McSherry & Najork 2008;
     He et al. 2018), in closed form: a relevant item of a group of n items, r relevant, after N
     items and R relevant ones, at position p of its group, has expected precision
     (R + 1 + (p - 1)(r - 1)/(n - 1)) / (N + p), and the sum over p is a difference of harmonic
@@ -228,3 +228,15 @@ def tied_average_precision(counts: np.ndarray, hits: np.ndarray, rule: str = "ex
     total, n_relevant = np.where(r > 0, group, 0.0).sum(axis=1), r.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(n_relevant > 0, total / n_relevant, np.nan)
+
+
+def tied_precision_at_k(counts: np.ndarray, hits: np.ndarray, k: int) -> np.ndarray:
+    """Expected precision at k per query when the ranking only orders groups of tied items
+    (`tie_counts`): a group that fills `m` of the first k positions contributes m * r / n of its
+    r relevant items among n, the expectation over the orders within the group."""
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    n, r = np.asarray(counts, dtype=np.float64), np.asarray(hits, dtype=np.float64)
+    before = np.cumsum(n, axis=1) - n
+    inside = np.clip(k - before, 0, n)  # positions of each group within the first k
+    return (r * inside / np.maximum(n, 1)).sum(axis=1) / k

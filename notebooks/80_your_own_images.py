@@ -66,7 +66,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
-from IPython.display import Markdown, display
+from IPython.display import HTML, Markdown, display
 from PIL import Image
 from sklearn.datasets import load_digits
 
@@ -151,13 +151,18 @@ shell("ganret info digits.index")
 
 # %% [markdown]
 # A query prints the nearest files and their distances; `--json` prints the same as JSON and
-# `--html results.html` writes a page with the query and its thumbnails, images inlined, that
-# opens anywhere without the library.
+# `--html results.html` writes a page with the queries and their thumbnails, images inlined,
+# that opens anywhere without the library. Here is that page's content, as the command wrote it:
 
 # %%
 some = sorted(queries.iterdir())[:3]
 shell(f"ganret query digits.index {' '.join(map(str, some))} -k 5 "
       "--html results.html")
+
+# %%
+page = Path("results.html").read_text()
+display(HTML(page[page.index('<div class="ganret-gallery">'):
+                  page.rindex("</body>")]))
 
 # %%
 found = search.query("digits.index", sorted(queries.iterdir())[:6], k=9)

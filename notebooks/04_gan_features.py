@@ -44,7 +44,7 @@ import sys
 
 if "google.colab" in sys.modules:
     repository = "https://github.com/ganret/ganret"  # _config.yml
-    commit = "3d8803596452254db4fdcd99f7bfc77519c1538e"  # of this run
+    commit = "47331057fb8143e00cba64010c182a710ea4cb06"  # of this run
     source = os.environ.get("GANRET_INSTALL", f"git+{repository}@{commit}")
     # %pip install -q "ganret_lib @ {source}"
     importlib.invalidate_caches()  # so that this kernel imports the new install
@@ -606,7 +606,9 @@ bench = json.loads(bench_path.read_text()) if bench_path.is_file() else None
 if bench is None:
     print("no record of benchmarks/bench_index_1m.py here: run `make bench`")
 else:
-    display(Markdown(viz.results_table(bench["rows"], digits=3)))
+    display(Markdown(viz.results_table(bench["rows"], columns=(
+        "nprobe", "recall_at_10", "qps", "recall_at_10_reranked_100",
+        "qps_reranked"), digits=3)))
     print(f"{bench['n']:,} vectors: IVF-PQ with {bench['index']['nlist']:,} "
           f"lists, {bench['index']['pq_m']}-byte codes; build "
           f"{bench['train_s'] + bench['add_s']:.0f} s (plus "
@@ -622,7 +624,7 @@ else:
 # and disk grow in proportion, and with the number of lists grown as $4\sqrt{n}$ (ten times
 # more), a query that visits the same number of lists scans ten times as many codes, so its
 # cost grows about tenfold. One caveat the computation cannot see: at 1 million the vector file
-# (128 MiB) stays in the operating system's page cache, so the re-ranking above reads memory;
+# (128 MB) stays in the operating system's page cache, so the re-ranking above reads memory;
 # at 100 million (12 GiB) it may not, and 100 random reads per query from an SSD, of the order
 # of 0.1 ms each, would add about 10 ms per query unless they are batched or the file is cached.
 # One machine still holds the index: the codes need a few GiB of RAM; sharding over machines

@@ -48,7 +48,7 @@ import sys
 
 if "google.colab" in sys.modules:
     repository = "https://github.com/ganret/ganret"  # _config.yml
-    commit = "33a304dc8c7457d722345c6461a988efcae95bf4"  # of this run
+    commit = "47331057fb8143e00cba64010c182a710ea4cb06"  # of this run
     source = os.environ.get("GANRET_INSTALL", f"git+{repository}@{commit}")
     # %pip install -q "ganret_lib @ {source}"
     importlib.invalidate_caches()  # so that this kernel imports the new install
@@ -437,6 +437,19 @@ lines.append(f"- The 4-bit class-id code reaches "
              f"{class_row['map_expected']:.3f}, against "
              f"{max(float_of.values()):.3f} for the best label-free float "
              "descriptor.")
+unseen_class = next(r for r in unseen_rows if r["hasher"] == "class id")
+unseen_best = max((r for r in unseen_rows if r["hasher"] in hashing.HASHERS),
+                  key=lambda r: r["map_expected"])
+lines.append(f"- On unseen classes the class-id code falls to "
+             f"{unseen_class['map_expected']:.3f}, below every label-free "
+             f"{bits}-bit code of the table (the best, "
+             f"{unseen_best['method']}: {unseen_best['map_expected']:.3f})."
+             if all(unseen_class["map_expected"] < r["map_expected"]
+                    for r in unseen_rows if r["hasher"] in hashing.HASHERS)
+             else f"- On unseen classes the class-id code reaches "
+             f"{unseen_class['map_expected']:.3f}; the best label-free "
+             f"{bits}-bit code, {unseen_best['method']}, "
+             f"{unseen_best['map_expected']:.3f}.")
 display(Markdown("\n".join(lines)))
 
 # %% [markdown]

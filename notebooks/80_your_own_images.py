@@ -48,7 +48,7 @@ import sys
 
 if "google.colab" in sys.modules:
     repository = "https://github.com/ganret/ganret"  # _config.yml
-    commit = "ba18e4f710ab030486cbf888867c63c6c85d0bfc"  # of this run
+    commit = "47331057fb8143e00cba64010c182a710ea4cb06"  # of this run
     source = os.environ.get("GANRET_INSTALL", f"git+{repository}@{commit}")
     # %pip install -q "ganret_lib @ {source}"
     importlib.invalidate_caches()  # so that this kernel imports the new install
@@ -248,12 +248,13 @@ display(Markdown(
 #   64 × 64) and, by default, grayscale. On photos the descriptor captures layout, shape and
 #   brightness, not what the photo shows; near-duplicates, re-crops and objects on plain
 #   backgrounds are found well, semantic similarity is not.
-# - **The book's measured ordering holds as a guide**: on Fashion-MNIST (chapter 4) the trained
-#   discriminator beat pixels and its random network, and the autoencoder did as well; a
-#   supervised network was far ahead. For real photo collections, a network pre-trained on
-#   millions of labelled photos is the stronger descriptor; the command's pipeline (train on
-#   the folder, index, query, all resumable, errors that say what to do) is the point, not its
-#   weights.
+# - **The book's measurements are a guide**: on Fashion-MNIST (chapter 4, full profile) the
+#   trained discriminator's features came out ahead of pixels, of its random network and, by
+#   less, of the autoencoder; with the quick profile's shorter training the autoencoder led. A
+#   supervised network was far ahead of all of them. For real photo collections, a network
+#   pre-trained on millions of labelled photos is the stronger descriptor; the command's
+#   pipeline (train on the folder, index, query, all resumable, errors that say what to do) is
+#   the point, not its weights.
 # - **Size.** Training holds the images in memory (at most 100,000, a random subset beyond);
 #   indexing streams them. Above 100,000 images the index becomes a graph (hnsw), above a
 #   million compressed codes (ivfpq); chapter 4 measures what each costs in recall.

@@ -44,7 +44,7 @@ import sys
 
 if "google.colab" in sys.modules:
     repository = "https://github.com/ganret/ganret"  # _config.yml
-    commit = "47331057fb8143e00cba64010c182a710ea4cb06"  # of this run
+    commit = "230bad1f522d93baf139e8c5f424783cf775bb7d"  # of this run
     source = os.environ.get("GANRET_INSTALL", f"git+{repository}@{commit}")
     # %pip install -q "ganret_lib @ {source}"
     importlib.invalidate_caches()  # so that this kernel imports the new install
@@ -581,8 +581,10 @@ for n in (60_000, 1_000_000, 100_000_000):
 # search costs about 17 times more per query than at 60 thousand; HNSW gives recall near 1 at a fraction of
 # that cost, and its memory (vectors plus graph, as printed above) still fits in RAM; IVF-flat is
 # the alternative when memory is tighter or the index must be rebuilt often. At **100 million**,
-# full-precision vectors no longer fit in one machine's RAM (the flat line above), and IVF-PQ,
-# which stores each vector as a few bytes of codes, is the standard choice: recall is bought back
+# exact search reads every vector for every query, over a thousand times the work at 60
+# thousand, HNSW's graph triples the memory of the vectors (the lines above; both grow with the
+# descriptor's dimension), and IVF-PQ, which stores each vector as a few bytes of codes and visits
+# a few lists per query, is the standard choice: recall is bought back
 # by re-ranking a shortlist with exact distances, read from disk or from a second, finer
 # index. The figure shows why that re-ranking is needed: IVF-PQ's recall stops growing with
 # `nprobe` at the level set by the quantisation error of its 16-byte codes, however many lists

@@ -112,6 +112,8 @@ def build_index(root, model_path, out, kind: str = "auto", batch_size: int = 256
     index.extra = {"paths": paths, "root": str(root.resolve()), "skipped": len(skipped),
                    "model": os.path.relpath(Path(model_path).resolve(), out.resolve().parent),
                    "model_identity": model.identity, "image": {"size": s.size, "channels": s.channels},
+                   "descriptor": f"{s.pipeline} pipeline, {model.training['steps']} steps on "
+                                 f"{model.training['images']} images, PCA to {index.d}",
                    "command_kind": chosen}
     index.save(out, descriptor=model.identity)
     shutil.rmtree(partial)
@@ -153,6 +155,7 @@ def info(index_path) -> dict:
     index = Index.load(index_path)
     extra = index.extra
     return {"index": str(index_path), "images": index.ntotal, "type": extra.get("command_kind", index.kind),
-            "dimensions": index.d, "metric": index.metric, "model": extra.get("model"),
+            "dimensions": index.d, "metric": index.metric, "descriptor": extra.get("descriptor"),
+            "model": extra.get("model"),
             "model_identity": extra.get("model_identity"), "folder": extra.get("root"),
             "image_rule": extra.get("image"), "skipped_files": extra.get("skipped"), "saved": index.saved}

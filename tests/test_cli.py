@@ -86,10 +86,12 @@ def test_query_prints_ranked_paths_and_writes_a_self_contained_page(capsys, imag
     assert html.count("data:image/png;base64,") == 4 and "http" not in html.replace("http-equiv", "")
 
 
-def test_info_and_help(capsys, indexed):
+def test_info_and_help(capsys, monkeypatch, indexed):
     code, out, _ = run(capsys, "info", indexed)
     assert code == 0 and "images          303" in out and "flat" in out
     assert "dcgan pipeline, 6 steps on 303 images, PCA to 32" in out
+    monkeypatch.chdir(indexed.parent)  # a folder under the working directory is shown relative to it
+    assert "folder          images\n" in run(capsys, "info", indexed)[1]
     script = Path(sys.executable).with_name("ganret")
     done = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and all(c in done.stdout for c in ("fit", "index", "query", "info"))

@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 
 from ..core import distributed
 from ..core.device import describe
@@ -68,6 +69,8 @@ def _query(args) -> None:
 
 def _info(args) -> None:
     for key, value in search.info(args.index).items():
+        if key == "folder" and value and Path(value).is_relative_to(Path.cwd()):
+            value = Path(value).relative_to(Path.cwd())  # as the user would type it here
         print(f"{key:15s} {value}")
 
 

@@ -6,7 +6,7 @@ import torch
 
 from ganret_lib.core import runs
 from ganret_lib.core.loop import FitConfig
-from ganret_lib.gan import quality
+from ganret_lib.gan import quality, unet
 from ganret_lib.methods import afa
 
 
@@ -17,8 +17,8 @@ def deterministic():
 
 def test_network_shapes():
     x = torch.rand(3, 1, 32, 32) * 2 - 1
-    assert afa.UNetCleaner(8)(x).shape == (3, 1, 32, 32)
-    assert afa.PatchDiscriminator(8)(x).shape == (3, 1, 8, 8)
+    assert unet.UNet(8)(x).shape == (3, 1, 32, 32)
+    assert unet.PatchDiscriminator(8)(x).shape == (3, 1, 8, 8)
 
 
 def test_fusion_scores_are_weighted_cosines():
@@ -38,7 +38,7 @@ def test_fusion_scores_are_weighted_cosines():
 
 def test_restore_keeps_uint8_images():
     images = (np.random.default_rng(0).random((4, 28, 28)) * 255).astype(np.uint8)
-    out = afa.restore(afa.UNetCleaner(8), images)
+    out = afa.restore(unet.UNet(8), images)
     assert out.shape == (4, 28, 28) and out.dtype == np.uint8
     feats, post = afa.features_and_posteriors(quality.SmallCNN(16), out)
     assert feats.shape == (4, 16) and np.allclose(post.sum(1), 1, atol=1e-5)
@@ -66,7 +66,7 @@ def test_query_and_database_descriptors_line_up():
     F = quality.SmallCNN(16).eval()
     f_db, p_db = afa.features_and_posteriors(F, images)
     db = afa.database_descriptors(f_db, p_db, 0.5, 0.5)
-    cleaners = {"": afa.UNetCleaner(4), " (no adversary)": afa.UNetCleaner(4)}
+    cleaners = {"": unet.UNet(4), " (no adversary)": unet.UNet(4)}
     feats = afa.query_features(F, cleaners, images)
     assert list(feats) == ["x~", "median", "G", "G (no adversary)"]
     queries = afa.query_descriptors(feats, 0.5, 0.5)
@@ -85,7 +85,7 @@ def test_query_and_database_descriptors_line_up():
 
 
 def test_patch_discriminator_sees_18_by_18_patches():
-    D = afa.PatchDiscriminator(4).eval()
+    D = unet.PatchDiscriminator(4).eval()
     x = torch.zeros(1, 1, 32, 32, requires_grad=True)
     D(x)[0, 0, 4, 4].backward()
     rows, cols = np.nonzero(x.grad[0, 0].numpy())
@@ -95,7 +95,7 @@ def test_patch_discriminator_sees_18_by_18_patches():
 def cleaner_pair(adv_weight, rec_weight, feat_weight):
     """A tiny cleaner, its discriminator, copies of both, and one step on a fixed batch."""
     torch.manual_seed(0)
-    G, D, classifier = afa.UNetCleaner(4), afa.PatchDiscriminator(4), quality.SmallCNN(8).eval()
+    G, D, classifier = unet.UNet(4), unet.PatchDiscriminator(4), quality.SmallCNN(8).eval()
     before = copy.deepcopy(G), copy.deepcopy(D)
     opt_g, opt_d = (torch.optim.SGD(m.parameters(), lr=0.01) for m in (G, D))
     real = torch.rand(8, 1, 32, 32) * 2 - 1

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from ganret_lib.core import device
-from ganret_lib.gan import quality
+from ganret_lib.gan import quality, unet
 from ganret_lib.methods import afa, descriptors
 
 
@@ -30,7 +30,7 @@ def test_device_argument_reaches_every_inference_function():
     for dev in ("cpu", "auto"):
         feats, post = afa.features_and_posteriors(model, stored, device=dev)
         assert feats.shape == (4, 8) and post.shape == (4, 10)
-        assert afa.restore(afa.UNetCleaner(4), stored, device=dev).shape == (4, 28, 28)
+        assert afa.restore(unet.UNet(4), stored, device=dev).shape == (4, 28, 28)
         assert descriptors.ClassifierFeatures(model, device=dev).transform(stored).shape == (4, 8)
 
 

@@ -40,7 +40,8 @@ def _check(x: torch.Tensor, kind: str, severity: int) -> None:
                          "convert stored uint8 images with ganret_lib.data.images.to_unit")
 
 
-def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Each channel blurred by a Gaussian of std `sigma` pixels (separable, edges replicated)."""
     radius = int(np.ceil(3 * sigma))
     t = torch.arange(-radius, radius + 1, dtype=x.dtype)
     kernel = torch.exp(-t ** 2 / (2 * sigma ** 2))
@@ -91,7 +92,7 @@ def _noise(x: torch.Tensor, std: float, g: torch.Generator) -> torch.Tensor:
 # kind -> f(images, level, generator); the level of each severity is in LEVELS
 APPLY = {
     "noise": _noise,
-    "blur": lambda x, sigma, _: _blur(x, sigma),
+    "blur": lambda x, sigma, _: gaussian_blur(x, sigma),
     "occlusion": _occlude,
     "lowres": lambda x, factor, _: _lowres(x, factor),
     "contrast": _contrast,

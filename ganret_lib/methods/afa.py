@@ -3,7 +3,7 @@
 
 - F: a CNN trained on clean images with labels (`gan.quality.SmallCNN`, chapter 3's classifier);
   `F.body` gives 128-d features, `F.head` the class logits (the "classification decision").
-- G: a U-Net that maps a degraded image to a clean-looking one, trained on synthetic
+- G: a U-Net (`gan.unet`) that maps a degraded image to a clean-looking one, trained on synthetic
   (degraded, clean) pairs of the SEEN degradations with three losses: an adversarial loss from
   a patch discriminator, an L1 reconstruction loss and a feature-consistency loss
   1 - cos(F(G(x~)), F(x)). No label enters G's losses, but G is trained through F, which was
@@ -28,56 +28,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..core.device import map_batches, resolve_device
+from ..core.device import resolve_device
 from ..core.loop import FitConfig, Fitter, fit_or_load
 from ..data import images as im
 from ..data.degrade import SEEN, random_seen_degradation
 from ..gan import losses, quality
 from ..gan.models import init_weights
+from ..gan.unet import PatchDiscriminator, UNet, apply_to_stored
 from ..retrieval import protocol
 from ..retrieval.vectors import l2_normalise
-
-
-def _block(c_in: int, c_out: int) -> list[nn.Module]:
-    return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(True)]
-
-
-class UNetCleaner(nn.Module):
-    """1 x 32 x 32 -> w x 32 -> 2w x 16 -> 4w x 8 -> (up, skip) 2w x 16 -> (up, skip) w x 32 -> 1 x 32 x 32."""
-
-    def __init__(self, width: int = 32):
-        super().__init__()
-        w = width
-        self.enc1 = nn.Sequential(*_block(1, w), *_block(w, w))  # w x 32 x 32
-        self.enc2 = nn.Sequential(nn.MaxPool2d(2), *_block(w, 2 * w), *_block(2 * w, 2 * w))  # 2w x 16 x 16
-        self.bottom = nn.Sequential(nn.MaxPool2d(2), *_block(2 * w, 4 * w), *_block(4 * w, 4 * w))  # 4w x 8 x 8
-        self.up2 = nn.ConvTranspose2d(4 * w, 2 * w, 2, stride=2)  # 2w x 16 x 16
-        self.dec2 = nn.Sequential(*_block(4 * w, 2 * w))  # after the skip from enc2
-        self.up1 = nn.ConvTranspose2d(2 * w, w, 2, stride=2)  # w x 32 x 32
-        self.dec1 = nn.Sequential(*_block(2 * w, w))  # after the skip from enc1
-        self.out = nn.Conv2d(w, 1, 1)  # 1 x 32 x 32, tanh: images in [-1, 1]
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        e1 = self.enc1(x)
-        e2 = self.enc2(e1)
-        d2 = self.dec2(torch.cat([self.up2(self.bottom(e2)), e2], 1))
-        d1 = self.dec1(torch.cat([self.up1(d2), e1], 1))
-        return torch.tanh(self.out(d1))
-
-
-class PatchDiscriminator(nn.Module):
-    """1 x 32 x 32 -> w x 16 -> 2w x 8 -> 1 x 8 x 8 logits: one real/fake decision per 18 x 18 patch
-    (receptive field of 4x4/2, 4x4/2, 3x3/1: 4 + 3 * 2 + 2 * 4 = 18 pixels; tested)."""
-
-    def __init__(self, width: int = 32):
-        super().__init__()
-        self.net = nn.Sequential(
-            nn.Conv2d(1, width, 4, 2, 1), nn.LeakyReLU(0.2, True),  # w x 16 x 16
-            nn.Conv2d(width, 2 * width, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * width), nn.LeakyReLU(0.2, True),
-            nn.Conv2d(2 * width, 1, 3, 1, 1))  # 1 x 8 x 8
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
 
 
 @dataclass
@@ -131,7 +90,7 @@ def train_cleaner(name: str, classifier: nn.Module, clean_images: np.ndarray, cf
     """
     device = resolve_device(device)
     torch.manual_seed(fit_cfg.seed)
-    G, D = UNetCleaner(cfg.width), PatchDiscriminator(cfg.width)
+    G, D = UNet(cfg.width), PatchDiscriminator(cfg.width)
     D.apply(init_weights)
     G, D = G.to(device), D.to(device)
     opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
@@ -155,9 +114,7 @@ def train_cleaner(name: str, classifier: nn.Module, clean_images: np.ndarray, cf
 
 def restore(G: nn.Module, stored: np.ndarray, batch_size: int = 500, device="auto") -> np.ndarray:
     """G applied to stored uint8 images; the result stored as uint8 images of the same size."""
-    G.eval().to(resolve_device(device))
-    out = map_batches(G, im.to_gan(stored), batch_size, device)
-    return im.gan_to_stored(out, stored.shape[1:3])
+    return apply_to_stored(G, stored, batch_size, device)
 
 
 @torch.no_grad()

@@ -173,6 +173,27 @@ def paired_bootstrap(a: np.ndarray, b: np.ndarray, n_resamples: int = 10_000, co
             "n_queries": int(diff.size), "n_resamples": n_resamples}
 
 
+def paired_bootstrap_ratio(a: np.ndarray, b: np.ndarray, n_resamples: int = 10_000, confidence: float = 0.95,
+                           seed: int = 0) -> dict:
+    """mean(a) / mean(b) over the same queries (e.g. one method's AP over a ceiling's) with a
+    percentile bootstrap interval that resamples the queries, pairs kept together."""
+    from scipy import stats
+
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError(f"paired values must be two 1-D arrays of the same length, got {a.shape} and {b.shape}")
+    keep = ~(np.isnan(a) | np.isnan(b))
+    a, b = a[keep], b[keep]
+    if a.size < 2 or b.mean() <= 0:
+        raise ValueError("a ratio needs at least 2 queries with values and a positive mean denominator")
+    result = stats.bootstrap((a, b), lambda x, y, axis=-1: x.mean(axis) / y.mean(axis), paired=True,
+                             n_resamples=n_resamples, confidence_level=confidence, method="percentile",
+                             vectorized=True, batch=500, random_state=np.random.default_rng(seed))
+    low, high = result.confidence_interval
+    return {"ratio": float(a.mean() / b.mean()), "low": float(low), "high": float(high),
+            "confidence": confidence, "n_queries": int(a.size), "n_resamples": n_resamples}
+
+
 TIE_RULES = ("expected", "pessimistic", "optimistic")
 
 

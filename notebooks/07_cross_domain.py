@@ -45,7 +45,7 @@ import sys
 
 if "google.colab" in sys.modules:
     repository = "https://github.com/ganret/ganret"  # _config.yml
-    commit = "a79f20f0d44fefe8a327c97b97073905eb840bf1"  # of this run
+    commit = "7cde60d2f914e19ae516c82cc2e3b6ccf3fa27b8"  # of this run
     source = os.environ.get("GANRET_INSTALL", f"git+{repository}@{commit}")
     # %pip install -q "ganret_lib @ {source}"
     importlib.invalidate_caches()  # so that this kernel imports the new install
@@ -63,6 +63,7 @@ from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 import numpy as np
+import torch
 from IPython.display import Markdown, display
 
 from ganret_lib import viz, zoo
@@ -70,8 +71,8 @@ from ganret_lib.core import cache, runs
 from ganret_lib.core.device import describe as describe_device
 from ganret_lib.core.loop import FitConfig, read_stats
 from ganret_lib.data import fashion_mnist, sketch
-from ganret_lib.gan import quality
-from ganret_lib.methods import afa, translation
+from ganret_lib.gan import quality, unet
+from ganret_lib.methods import afa, descriptors, translation
 from ganret_lib.retrieval import index, metrics, protocol
 
 
@@ -189,7 +190,8 @@ for kind, steps in [("pix2pix", config.steps), ("l1", config.steps),
         photos if paired else photos[half_b],
         data_id + ("" if paired else ", halves: sketches even, photos odd"),
         device=device)
-NAMES = {"pix2pix": "pix2pix", "l1": "L1 only", "cyclegan": "CycleGAN"}
+NAMES = {"pix2pix": "pix2pix", "l1": "L1 only", "cyclegan": "CycleGAN",
+         "untrained": "untrained U-Net"}
 for kind, fit in fits.items():
     last = read_stats(fit.run_dir)[-1]
     print(f"{NAMES[kind]:9s} {fit.step} steps, {fit.train_seconds:6.1f} s, "
@@ -197,14 +199,18 @@ for kind, fit in fits.items():
 
 # %% [markdown]
 # What each translator makes of the same test sketches (never seen in training), beside the
-# true photos:
+# true photos. A fourth "translator" is the control: the same U-Net with its initial weights,
+# untrained (what the architecture alone does to a sketch).
 
 # %%
+torch.manual_seed(seed)
+untrained = unet.UNet(config.width)
 translated = {style: {kind: translation.translate(
     fit.modules["G"], q, device=device) for kind, fit in fits.items()}
+    | {"untrained": translation.translate(untrained, q, device=device)}
     for style, q in queries.items()}
 for style in queries:
-    fig, axes = plt.subplots(5, 1, figsize=(7, 5.4))
+    fig, axes = plt.subplots(6, 1, figsize=(7, 6.4))
     rows_shown = {"sketch": queries[style][shown]}
     rows_shown |= {NAMES[k]: v[shown] for k, v in translated[style].items()}
     rows_shown["true photo"] = split.xq[shown]
@@ -275,18 +281,20 @@ print("validation mAP@all by HOG cell size:",
 # ## Retrieval, every row on the same protocol
 #
 # Database: the training photos; queries: sketches of the test images, in each style;
-# relevant: same class. Two descriptors of photos: chapter 4's label-free GAN descriptor
-# (the trained discriminator's max-pooled layers 1 to 3, PCA to 32 dimensions, fitted on the
-# database) and, as the reference, the supervised classifier's 128-d features (labels). Rows:
+# relevant: same class. Three descriptors of photos: raw pixels (784-d), chapter 4's label-free
+# GAN descriptor (the trained discriminator's max-pooled layers 1 to 3, PCA to 32 dimensions,
+# fitted on the database) and, as the reference, the supervised classifier's 128-d features
+# (labels). Rows:
 # photo queries (the ceiling: what a perfect translator would reach), the raw sketch against
-# photos (the floor), the handcrafted baseline, and each translator's $G(\text{sketch})$. All
-# rank the whole database exactly by cosine similarity.
+# photos (the floor), the handcrafted baseline, each translator's $G(\text{sketch})$ and the
+# untrained U-Net's. All rank the whole database exactly by cosine similarity.
 
 # %%
 desc = zoo.gan_descriptor(profile, seed, device=device)
 d_db = desc.fit_transform(split.xb)
 f_db, _ = afa.features_and_posteriors(F, split.xb, device=device)
 DESCRIPTORS = {
+    "pixels": (descriptors.raw_pixels, descriptors.raw_pixels(split.xb), True),
     "GAN descriptor": (lambda x: desc.transform(x), d_db, True),
     "classifier (labels)": (lambda x: afa.features_and_posteriors(
         F, x, device=device)[0], f_db, False),
@@ -355,14 +363,17 @@ display(Markdown(viz.results_table(fractions, columns=(
 # ## Which differences are real
 #
 # Differences of mAP@all over the same test queries, with paired bootstrap 95 % intervals:
-# each translator against the handcrafted baseline and against the raw sketch (GAN
+# pix2pix against the untrained U-Net (what training does), each translator against the
+# handcrafted baseline and against the raw sketch (GAN
 # descriptor), pix2pix against L1 only (what the adversary adds) and against CycleGAN (what
 # pairs add), and each translator's seen style against its held-out style.
 
 # %%
 GD, HOG = "GAN descriptor", f"HOG, cell {cell}"
-pairs = []
-for kind in NAMES.values():
+TRAINED = ["pix2pix", "L1 only", "CycleGAN"]
+pairs = [(("pix2pix G(sketch)", "seen", GD),
+          ("untrained U-Net G(sketch)", "seen", GD))]
+for kind in TRAINED:
     pairs += [((f"{kind} G(sketch)", "seen", GD),
                ("edge maps + HOG (handcrafted)", "seen", HOG)),
               ((f"{kind} G(sketch)", "seen", GD), ("raw sketch", "seen", GD))]
@@ -372,7 +383,7 @@ pairs += [(("pix2pix G(sketch)", s, GD), ("CycleGAN G(sketch)", s, GD))
           for s in queries]
 pairs += [((f"{kind} G(sketch)", "seen", GD), (f"{kind} G(sketch)",
                                                "held out", GD))
-          for kind in NAMES.values()]
+          for kind in TRAINED]
 comparisons = [{"a": " | ".join(a), "b": " | ".join(b),
                 **metrics.paired_bootstrap(ap(*a), ap(*b), seed=seed)}
                for a, b in pairs]
@@ -427,7 +438,7 @@ results = {"raw sketch": flat.search(desc.transform(
                                        8, progress=False)[1]}
 results |= {NAMES[k]: flat.search(desc.transform(out[picked]), 8,
                                   progress=False)[1]
-            for k, out in translated["seen"].items()}
+            for k, out in translated["seen"].items() if k != "untrained"}
 viz.method_gallery(queries["seen"][picked], split.yq[picked], split.xb,
                    split.yb, results, k=8,
                    class_names=fashion_mnist.CLASS_NAMES)

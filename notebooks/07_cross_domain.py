@@ -45,7 +45,7 @@ import sys
 
 if "google.colab" in sys.modules:
     repository = "https://github.com/ganret/ganret"  # _config.yml
-    commit = "7cde60d2f914e19ae516c82cc2e3b6ccf3fa27b8"  # of this run
+    commit = "991a12e77fa17722f9aecba5a5b96b9c7ae7fcbd"  # of this run
     source = os.environ.get("GANRET_INSTALL", f"git+{repository}@{commit}")
     # %pip install -q "ganret_lib @ {source}"
     importlib.invalidate_caches()  # so that this kernel imports the new install

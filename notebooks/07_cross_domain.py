@@ -45,7 +45,7 @@ import sys
 
 if "google.colab" in sys.modules:
     repository = "https://github.com/ganret/ganret"  # _config.yml
-    commit = "991a12e77fa17722f9aecba5a5b96b9c7ae7fcbd"  # of this run
+    commit = "374fc5ea45b225329e52eee2cb7f1905f2cdd621"  # of this run
     source = os.environ.get("GANRET_INSTALL", f"git+{repository}@{commit}")
     # %pip install -q "ganret_lib @ {source}"
     importlib.invalidate_caches()  # so that this kernel imports the new install
@@ -512,8 +512,8 @@ print("wrote", runs.shown(record))
 # against 25 % of the raw sketches.
 #
 # **The adversary adds almost nothing here.** pix2pix is ahead of the same U-Net trained with
-# L1 alone by 0.001 to 0.003 of mAP@all, with every descriptor and in both styles: intervals
-# that exclude 0 but a difference too small to matter. After this little training both produce
+# L1 alone by at most 0.003 of mAP@all, with every descriptor and in both styles: intervals
+# that exclude 0 but differences too small to matter. After this little training both produce
 # blurred averages of the plausible garments (the figure), which is what an L1 loss rewards;
 # their Fréchet distances to the test photos are alike, and larger than the raw sketches'.
 #

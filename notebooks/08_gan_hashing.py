@@ -72,9 +72,10 @@ from IPython.display import Markdown, display
 from ganret_lib import viz, zoo
 from ganret_lib.core import runs
 from ganret_lib.core.device import describe as describe_device
+from ganret_lib.core.loop import FitConfig, read_stats
 from ganret_lib.data import images
 from ganret_lib.gan import models
-from ganret_lib.methods import afa, descriptors, hashing
+from ganret_lib.methods import afa, bingan, descriptors, hashing
 from ganret_lib.retrieval import exact, index, metrics, protocol
 
 
@@ -83,14 +84,19 @@ from ganret_lib.retrieval import exact, index, metrics, protocol
 class Config:
     n_db: int | None  # database images (None: all 60,000 training images)
     n_queries: int | None  # query images (None: all 10,000 test images)
+    hash_width: int  # width (ngf = ndf) of the GAN trained to hash
+    hash_steps: int  # its training steps (batch 64)
     bits: tuple = (16, 32, 64)
     dim: int = 128  # PCA size of every float input
 
 
 config = runs.profile_config(profile, {
-    "smoke": Config(n_db=1000, n_queries=200, bits=(16, 32), dim=32),
-    "quick": Config(n_db=20000, n_queries=2000),
-    "full": Config(n_db=None, n_queries=None),
+    "smoke": Config(n_db=1000, n_queries=200, hash_width=4, hash_steps=4,
+                    bits=(16, 32), dim=32),
+    "quick": Config(n_db=20000, n_queries=2000, hash_width=16,
+                    hash_steps=400),
+    "full": Config(n_db=None, n_queries=None, hash_width=32,
+                   hash_steps=3000),
 })
 runs.seed_everything(seed)
 print("networks run on", describe_device(device))
@@ -144,8 +150,8 @@ print(split.describe())
 gan = zoo.dcgan(profile, seed, device=device)
 model_cfg = zoo.dcgan_configs(profile, seed)[0]
 random_D = models.build_dcgan(model_cfg, seed=seed + 1)[1].features
-descriptors.recompute_batchnorm(random_D, images.to_gan(split.xb),
-                                device=device)
+random_D = descriptors.recompute_batchnorm(
+    random_D, images.to_gan(split.xb), device=device)
 pixels = descriptors.Pixels()
 pooled = {
     "GAN features (trained D)": descriptors.PooledLayers(
@@ -294,6 +300,72 @@ print(f"class-id code: tie-aware mAP@all {class_row['map_expected']:.3f} "
       f"{class_row['map_optimistic']:.3f})")
 
 # %% [markdown]
+# ## A GAN trained to hash
+#
+# The codes above binarise descriptors after the fact. BinGAN {cite}`zieba2018bingan` trains the
+# binarisation into the GAN: a DCGAN whose discriminator has, beside its real/fake logit, one
+# head per code length, $b_K(x) = \tanh(W_K h(x))$ on its last feature map $h(x)$, and whose
+# code is $\mathrm{sign}(b_K(x))$ (`ganret_lib.methods.bingan`). The discriminator minimises its
+# GAN loss plus, on each batch of real images, regularisers that make the bits useful: **distance
+# matching** (pairwise $b_i \cdot b_j / K$ should equal the cosine of $h_i$ and $h_j$, so that
+# Hamming distances follow the feature space's angles), **balance** (each bit set for half the
+# images), **decorrelation** (bits independent in pairs) and **quantisation** ($|b|$ near 1, so
+# that the sign loses little). It trains from scratch on the database images, without labels,
+# one head per code length in the same network. Its control is the same network with random
+# weights (heads included), batch-norm statistics recomputed on the database as for the random
+# D above.
+
+# %%
+model_hash = models.DCGANConfig(nz=100, ngf=config.hash_width,
+                                ndf=config.hash_width, nc=1, image_size=32)
+hash_cfg = bingan.BinGANConfig(bits=tuple(config.bits))
+
+
+def hashing_gan(stored, name, data_id):
+    return bingan.train_hashing_gan(
+        f"bingan-{name}-{profile}", model_hash, hash_cfg,
+        FitConfig(steps=config.hash_steps, batch_size=64, seed=seed,
+                  log_every=max(1, config.hash_steps // 8)),
+        stored, data_id, device=device)
+
+
+trained_hasher = hashing_gan(split.xb, "all",
+                             f"database of {split.describe()}")
+random_hasher = bingan.build(model_hash, hash_cfg, seed=seed + 1)[1]
+random_hasher.features = descriptors.recompute_batchnorm(
+    random_hasher.features, images.to_gan(split.xb), device=device)
+print(f"trained {trained_hasher.step} steps in "
+      f"{trained_hasher.train_seconds:.0f} s; last log: "
+      f"{read_stats(trained_hasher.run_dir)[-1]}")
+
+
+def network_rows(D, label, q_images, yq, b_images, yb, bits_list, ap=None):
+    out = []
+    for b in bits_list:
+        found = hashing.evaluate_codes(
+            bingan.codes(D, q_images, b, device=device), yq,
+            bingan.codes(D, b_images, b, device=device), yb)
+        if ap is not None:
+            ap[label, b] = found["ap_expected"]
+        out.append({"method": f"{label}, {b} bits", "input": label,
+                    "hasher": label, "bits": b, "label_free": True}
+                   | {f"map_{r}": float(np.mean(found[f"ap_{r}"]))
+                      for r in metrics.TIE_RULES}
+                   | {"p_at_10": float(np.mean(found["p_at_10"]))})
+    return out
+
+
+GH, RH = "GAN trained to hash", "random hashing network"
+hasher_rows = network_rows(trained_hasher.modules["D"], GH, split.xq, split.yq,
+                           split.xb, split.yb, config.bits, per_query)
+hasher_rows += network_rows(random_hasher, RH, split.xq, split.yq, split.xb,
+                            split.yb, config.bits, per_query)
+rows += hasher_rows
+display(Markdown(viz.results_table(hasher_rows, columns=(
+    "method", "bits", "map_pessimistic", "map_expected", "map_optimistic",
+    "p_at_10"), digits=3)))
+
+# %% [markdown]
 # ## Are the differences real?
 #
 # Paired bootstrap intervals over the queries (95 %) of the expected AP, all at 32 bits with
@@ -318,6 +390,12 @@ for other in (pca_name, "random D (same architecture)"):
     comparisons.append(compare((gan_name, "ITQ", bits), (other, "ITQ", bits),
                                f"{gan_name}, ITQ-{bits}",
                                f"{other}, ITQ-{bits}"))
+hasher_comparisons = [
+    compare((GH, b), (gan_name, "ITQ", b), f"{GH}, {b} bits",
+            f"{gan_name}, ITQ-{b}") for b in config.bits if b <= 32]
+hasher_comparisons.append(compare((GH, bits), (RH, bits),
+                                  f"{GH}, {bits} bits", f"{RH}, {bits} bits"))
+comparisons += hasher_comparisons
 for c in comparisons:
     print(f"{c['a']} - {c['b']}\n    mAP@all {c['diff']:+.3f} "
           f"[{c['low']:+.3f}, {c['high']:+.3f}]")
@@ -330,9 +408,10 @@ for c in comparisons:
 # images of classes 0–6 only, and retrieves among classes 7–9: database and queries from those
 # three classes, which no hasher saw. The class-id code is then that of a classifier restricted
 # to the 7 seen classes (the argmax of its posteriors over them): it can no longer tell the
-# unseen classes apart. (The DCGAN behind the GAN features was trained, without labels, on
-# images of all ten classes; the classifier, with labels, too: its restriction to 7 outputs is
-# a stand-in for a 7-class classifier.)
+# unseen classes apart. The GAN trained to hash is trained again, on the images of the 7 seen
+# classes only. (The DCGAN behind the GAN features was trained, without labels, on images of
+# all ten classes; the classifier, with labels, too: its restriction to 7 outputs is a stand-in
+# for a 7-class classifier.)
 
 # %%
 seen, unseen = np.arange(7), np.arange(7, 10)
@@ -345,7 +424,18 @@ for name, d in makers.items():
     unseen_inputs[name] = (d.transform(split.xq[in_unseen_q]),
                            d.transform(split.xb[in_unseen_b]))
 split_yq, split_yb = split.yq[in_unseen_q], split.yb[in_unseen_b]
-unseen_rows, _ = hash_rows(unseen_inputs, [bits], fit_on=fit_on)
+unseen_rows, unseen_ap = hash_rows(unseen_inputs, [bits], fit_on=fit_on)
+seen_hasher = hashing_gan(train_seen, "seen-classes",
+                          f"database classes 0-6 of {split.describe()}")
+unseen_rows += network_rows(seen_hasher.modules["D"], GH,
+                            split.xq[in_unseen_q], split_yq,
+                            split.xb[in_unseen_b], split_yb, [bits],
+                            unseen_ap)
+unseen_comparison = {"a": f"{GH}, {bits} bits (unseen classes)",
+                     "b": f"{gan_name}, ITQ-{bits} (unseen classes)"}
+unseen_comparison |= metrics.paired_bootstrap(
+    unseen_ap[GH, bits], unseen_ap[gan_name, "ITQ", bits], seed=seed)
+comparisons.append(unseen_comparison)
 found = hashing.evaluate_codes(
     class_code(split.xq[in_unseen_q], seen), split_yq,
     class_code(split.xb[in_unseen_b], seen), split_yb)
@@ -423,8 +513,8 @@ for c in c32:
                else "a loss" if c["high"] < 0 else "a gain")
     lines.append(f"- {c['a']} against its float input: {c['diff']:+.3f} "
                  f"[{c['low']:+.3f}, {c['high']:+.3f}], {verdict}.")
-gan_vs = comparisons[len(inputs):]
-for c in gan_vs:
+gan_vs = comparisons[len(inputs):len(inputs) + 2]
+for c in gan_vs + hasher_comparisons + [unseen_comparison]:
     verdict = ("higher" if c["low"] > 0 else "lower" if c["high"] < 0
                else "not distinguishable")
     lines.append(f"- {c['a']} against {c['b']}: {c['diff']:+.3f} "

@@ -71,7 +71,9 @@ def test_evaluate_codes_puts_the_tie_rules_in_order_and_finds_exact_duplicates()
     x, y = blobs()
     codes = hashing.ITQ(8).fit(x).codes(x)
     found = hashing.evaluate_codes(codes[:50], y[:50], codes, y)
-    assert set(found) == {"ap_expected", "ap_pessimistic", "ap_optimistic", "p_at_10", "p_at_100"}
+    assert set(found) == {"ap_expected", "ap_pessimistic", "ap_optimistic", "ap_1000", "p_at_10", "p_at_100"}
+    # fewer items than the cutoff: AP@1000 is AP (divisor min(R, 1000) = R)
+    np.testing.assert_allclose(found["ap_1000"], found["ap_expected"], rtol=1e-12)
     assert np.all(found["ap_pessimistic"] <= found["ap_expected"] + 1e-12)
     assert np.all(found["ap_expected"] <= found["ap_optimistic"] + 1e-12)
     assert found["ap_expected"].mean() > 0.5  # four well-separated blobs

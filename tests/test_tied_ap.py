@@ -7,21 +7,22 @@ import pytest
 from ganret_lib.retrieval import metrics
 
 
-def ap_of_order(relevant_in_order):
+def ap_of_order(relevant_in_order, k=None):
+    """Plain AP (or AP@k) of one order, by `metrics.average_precision`'s definition."""
     ranks = np.flatnonzero(relevant_in_order) + 1.0
-    return np.mean(np.arange(1, len(ranks) + 1) / ranks)
+    return metrics.average_precision(ranks[None], np.array([len(ranks)]), k)[0]
 
 
-def brute_force(distances, relevant):
+def brute_force(distances, relevant, k=None):
     """Mean AP over every order that keeps the distances sorted (all permutations within ties)."""
     groups = [relevant[distances == d] for d in np.unique(distances)]
     orders = itertools.product(*[set(itertools.permutations(g)) for g in groups])
-    return np.mean([ap_of_order(np.concatenate(o)) for o in orders])
+    return np.mean([ap_of_order(np.concatenate(o), k) for o in orders])
 
 
-def one(distances, relevant, n_values, rule="expected"):
+def one(distances, relevant, n_values, rule="expected", k=None):
     counts, hits = metrics.tie_counts(np.array([distances]), np.array([relevant]), n_values)
-    return metrics.tied_average_precision(counts, hits, rule)[0]
+    return metrics.tied_average_precision(counts, hits, rule, k)[0]
 
 
 @pytest.mark.parametrize("seed", range(12))
@@ -31,6 +32,27 @@ def test_expected_ap_equals_the_mean_over_every_order_of_the_ties(seed):
     relevant = rng.random(8) < 0.4
     relevant[rng.integers(0, 8)] = True
     assert one(distances, relevant, 4) == pytest.approx(brute_force(distances, relevant), abs=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("k", [1, 3, 5])
+def test_expected_ap_at_k_equals_the_mean_over_every_order_of_the_ties(seed, k):
+    rng = np.random.default_rng(100 + seed)
+    distances = rng.integers(0, 3, 8)
+    relevant = rng.random(8) < 0.4
+    relevant[rng.integers(0, 8)] = True
+    assert one(distances, relevant, 4, k=k) == pytest.approx(brute_force(distances, relevant, k), abs=1e-12)
+
+
+def test_ap_at_k_by_hand_for_the_three_rules():
+    # a group of 4 at distance 0 with 2 relevant items, then 1 relevant item at distance 1; k = 3
+    distances, relevant = [0, 0, 0, 0, 1], [True, False, True, False, True]
+    assert one(distances, relevant, 2, "pessimistic", k=3) == pytest.approx((1 / 3) / 3)  # rank 3 only
+    assert one(distances, relevant, 2, "optimistic", k=3) == pytest.approx((1 + 1) / 3)  # ranks 1, 2
+    # without ties AP@k is plain AP@k, and a cutoff past the database changes nothing
+    plain = [0, 1, 2, 3, 4]
+    assert one(plain, relevant, 5, k=3) == pytest.approx(ap_of_order(np.array(relevant), 3))
+    assert one(distances, relevant, 2, k=100) == pytest.approx(one(distances, relevant, 2))
 
 
 def test_a_hand_computed_case_and_the_two_bounds():

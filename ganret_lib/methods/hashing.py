@@ -142,17 +142,19 @@ def hamming(q: np.ndarray, db: np.ndarray) -> np.ndarray:
 
 def evaluate_codes(q_codes: np.ndarray, yq, db_codes: np.ndarray, yb, batch_size: int = 256) -> dict:
     """Per-query tie-aware metrics of Hamming ranking (class-level relevance): AP under the
-    expected, pessimistic and optimistic tie rules (`metrics.tied_average_precision`) and the
-    expected precision at 10 and 100."""
+    expected, pessimistic and optimistic tie rules (`metrics.tied_average_precision`), the
+    expected AP@1000 (`ap_1000`, divisor min(R, 1000), for comparison with the hashing
+    literature) and the expected precision at 10 and 100."""
     bits = q_codes.shape[1]
     q, db = pack(q_codes), pack(db_codes)
     yq, yb = np.asarray(yq), np.asarray(yb)
-    out = {f"ap_{rule}": [] for rule in metrics.TIE_RULES} | {"p_at_10": [], "p_at_100": []}
+    out = {f"ap_{rule}": [] for rule in metrics.TIE_RULES} | {"ap_1000": [], "p_at_10": [], "p_at_100": []}
     for lo in range(0, len(q), batch_size):
         counts, hits = metrics.tie_counts(hamming(q[lo:lo + batch_size], db),
                                           yq[lo:lo + batch_size, None] == yb[None, :], bits + 1)
         for rule in metrics.TIE_RULES:
             out[f"ap_{rule}"].append(metrics.tied_average_precision(counts, hits, rule))
+        out["ap_1000"].append(metrics.tied_average_precision(counts, hits, "expected", k=1000))
         for k in (10, 100):
             out[f"p_at_{k}"].append(metrics.tied_precision_at_k(counts, hits, k))
     return {k: np.concatenate(v) for k, v in out.items()}

@@ -215,7 +215,8 @@ def tie_counts(distances: np.ndarray, relevant: np.ndarray, n_values: int) -> tu
     return counts, hits.astype(np.int64)
 
 
-def tied_average_precision(counts: np.ndarray, hits: np.ndarray, rule: str = "expected") -> np.ndarray:
+def tied_average_precision(counts: np.ndarray, hits: np.ndarray, rule: str = "expected",
+                           k: int | None = None) -> np.ndarray:
     """AP per query when the ranking only orders groups of tied items (chapter 8).
 
     `counts[q, t]` items share the t-th distance, nearest group first, and `hits[q, t]` of them
@@ -225,30 +226,39 @@ def tied_average_precision(counts: np.ndarray, hits: np.ndarray, rule: str = "ex
     (R + 1 + (p - 1)(r - 1)/(n - 1)) / (N + p), and the sum over p is a difference of harmonic
     numbers. "pessimistic" puts a group's relevant items after its others (the exact ranker's
     rule), "optimistic" before them. The divisor is every relevant item; NaN when there is none.
+    With `k`, AP@k as `average_precision` defines it: only the first k positions count (a group
+    that straddles position k counts the part of it that lies within), divisor min(R, k).
     """
     if rule not in TIE_RULES:
         raise ValueError(f"unknown tie rule {rule!r}; use one of {TIE_RULES}")
+    if k is not None and k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
     n, r = np.asarray(counts, dtype=np.float64), np.asarray(hits, dtype=np.float64)
     if n.shape != r.shape or (r > n).any() or (r < 0).any():
         raise ValueError("hits must be a same-shaped array of counts between 0 and the group sizes")
     before = np.cumsum(n, axis=1) - n  # N: items in nearer groups
     relevant_before = np.cumsum(r, axis=1) - r  # R
     harmonic = np.concatenate([[0.0], np.cumsum(1.0 / np.arange(1, int(n.sum(axis=1).max()) + 1))])
+    cutoff = np.inf if k is None else k
 
     def h(x):
         return harmonic[x.astype(np.int64)]
 
     if rule == "expected":
+        # sum over p = 1..m of s + (R + 1 - s (N + 1)) / (N + p), with s the slope and m the
+        # group's positions within the cutoff (all n without one)
         slope = np.where(n > 1, (r - 1) / np.maximum(n - 1, 1), 0.0)
-        start = relevant_before + 1
-        group = (r / np.maximum(n, 1)) * ((start - slope * (before + 1)) * (h(before + n) - h(before))
-                                          + slope * n)
-    else:  # sum over j = 1..r of (R + j) / (M + j), M the items ranked ahead of the first relevant one
+        m = np.clip(cutoff - before, 0, n)
+        group = (r / np.maximum(n, 1)) * ((relevant_before + 1 - slope * (before + 1)) * (h(before + m) - h(before))
+                                          + slope * m)
+    else:  # sum over j = 1..r' of (R + j) / (M + j), M the items ranked ahead of the first relevant one
         ahead = before + (n - r) if rule == "pessimistic" else before
-        group = r + (relevant_before - ahead) * (h(ahead + r) - h(ahead))
+        within = np.clip(cutoff - ahead, 0, r)  # r' relevant items within the cutoff
+        group = within + (relevant_before - ahead) * (h(ahead + within) - h(ahead))
     total, n_relevant = np.where(r > 0, group, 0.0).sum(axis=1), r.sum(axis=1)
+    divisor = n_relevant if k is None else np.minimum(n_relevant, k)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n_relevant > 0, total / n_relevant, np.nan)
+        return np.where(n_relevant > 0, total / divisor, np.nan)
 
 
 def tied_precision_at_k(counts: np.ndarray, hits: np.ndarray, k: int) -> np.ndarray:

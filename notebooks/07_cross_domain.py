@@ -399,8 +399,8 @@ display(Markdown(viz.results_table(comparisons, columns=(
 #
 # A sketch is usually drawn of one particular object. Here the database also holds the clean
 # test photos, and a sketch's one relevant item is its own photo (chapter 5's protocol):
-# recall@1, recall@10 and the mean reciprocal rank, over an exact ranking of all
-# training photos plus all test photos.
+# recall@1, recall@10 and the mean reciprocal rank, over an exact ranking of the database
+# photos plus the queries' own photos (all 60,000 + 10,000 in the full profile).
 
 # %%
 inst = protocol.with_clean_copies(split)

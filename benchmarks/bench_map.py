@@ -1,17 +1,20 @@
-"""mAP@all of 10,000 queries against 60,000 database items: the exact ranker against a plain
-per-query loop over scikit-learn's average_precision_score, on the same ranking keys.
+"""mAP@all of 10,000 queries against 60,000 database items, side by side in one run: the distance
+product alone, the exact ranker (counting, the default), the previous ranker (sorting every
+row's candidates) and a plain per-query loop over scikit-learn's average_precision_score.
 
-    .venv/bin/python benchmarks/bench_map.py [--sklearn-queries N] [--dim 64] [--repeats 3]
+    .venv/bin/python benchmarks/bench_map.py [--dims 128,784] [--sklearn-queries N] [--repeats 3]
 
-Features: PCA of Fashion-MNIST (test queries, train database), as chapter 1 computes them.
-The timed run is the chapter's float32 path. The agreement check runs both in float64: in
-float32, keys tie often at this size and differ in their last bits between matrix-product
-batch shapes, which reorders near-ties. sklearn scores tied items as a group while the ranker
-puts non-relevant items first, so sklearn gets the keys with the ranker's tie rule added below
-their resolution (under half a unit in the last place): both then rank identically, and their
-APs must agree to 1e-6 on every query compared.
+Features: PCA of Fashion-MNIST (test queries, train database), as chapter 1 computes them; 784 is
+raw pixels. Both rankers see the same float32 keys and must give bit-identical APs. The
+agreement with sklearn runs in float64 at the first size: in float32, keys tie often at this
+size and differ in their last bits between matrix-product batch shapes, which reorders near-ties.
+sklearn scores tied items as a group while the ranker puts non-relevant items first, so sklearn
+gets the keys with the ranker's tie rule added below their resolution (under half a unit in the
+last place): both then rank identically, and their APs must agree to 1e-6 on every query.
+Writes data/results/bench/exact_map.json (medians, ratios, provenance).
 """
 import argparse
+import json
 import statistics
 import time
 
@@ -35,27 +38,25 @@ def sklearn_scores(keys: np.ndarray, relevant: np.ndarray) -> np.ndarray:
     return -(keys + ulp * (0.25 * relevant + 0.125 * np.arange(len(keys)) / len(keys)))
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sklearn-queries", type=int, default=10000, help="queries for the sklearn loop")
-    parser.add_argument("--dim", type=int, default=64, help="PCA dimensions of the features")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs of the exact ranker")
-    args = parser.parse_args()
-    runs.seed_everything(0)
-
-    xb_img, yb = fashion_mnist.load_fashion_mnist("train")
-    xq_img, yq = fashion_mnist.load_fashion_mnist("test")
-    xb, xq = descriptors.raw_pixels(xb_img), descriptors.raw_pixels(xq_img)
-    fb, fq = descriptors.pca(xb, [xb, xq], dim=args.dim)
-
-    times = []
-    for _ in range(args.repeats):
+def median_time(fn, repeats: int) -> tuple[float, object]:
+    times, result = [], None
+    for _ in range(repeats):
         start = time.perf_counter()
-        ours = exact.evaluate_exact(fq, yq, fb, yb, "l2", progress=False)["ap_all"]
+        result = fn()
         times.append(time.perf_counter() - start)
-    ours_s = statistics.median(times)
+    return statistics.median(times), result
 
-    n = min(args.sklearn_queries, len(fq))
+
+def distance_product(fq, fb, batch_size=256):
+    """The keys of every batch, as the ranker computes them, and nothing else."""
+    a, b = exact.key_operands(fq, fb, "l2")
+    buffer = np.empty((batch_size, len(b)), dtype=b.dtype)
+    for lo in range(0, len(a), batch_size):
+        exact.ranking_keys(a[lo:lo + batch_size], b, out=buffer)
+
+
+def sklearn_check(fq, yq, fb, yb, n):
+    """(seconds extrapolated to all queries, largest |AP difference|) over the first n queries."""
     q64, b64 = fq[:n].astype(np.float64), fb.astype(np.float64)
     ours64 = exact.evaluate_exact(q64, yq[:n], b64, yb, "l2", progress=False, dtype=np.float64)["ap_all"]
     theirs, start = [], time.perf_counter()
@@ -65,17 +66,60 @@ def main():
         for i, row in enumerate(keys):
             relevant = yb == yq[lo + i]
             theirs.append(average_precision_score(relevant, sklearn_scores(row, relevant)))
-    sklearn_s = (time.perf_counter() - start) * len(fq) / n
-    diff = np.abs(ours64 - np.array(theirs)).max()
+    seconds = (time.perf_counter() - start) * len(fq) / n
+    return seconds, float(np.abs(ours64 - np.array(theirs)).max())
 
-    print(f"exact ranker, 10,000 x 60,000, d={args.dim}: median {ours_s:.2f} s over {args.repeats} runs "
-          f"({', '.join(f'{t:.2f}' for t in times)})")
-    print(f"sklearn per-query loop: {sklearn_s:.1f} s" + (f" (extrapolated from {n} queries)" if n < len(fq) else ""))
-    print(f"ratio (sklearn / exact ranker): {sklearn_s / ours_s:.1f}x; mAP@all {ours.mean():.6f}")
-    print(f"max |AP difference| over {n} queries (float64 keys): {diff:.2e}; mAP@all of these queries "
-          f"float32 {ours[:n].mean():.6f}, float64 {ours64.mean():.6f}")
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dims", default="128,784", help="feature sizes, comma-separated (784 = raw pixels)")
+    parser.add_argument("--sklearn-queries", type=int, default=2000, help="queries for the sklearn loop")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs of each ranker")
+    args = parser.parse_args()
+    runs.seed_everything(0)
+    started = time.time()
+    exact.evaluate_exact(np.zeros((1, 2)), [0], np.zeros((3, 2)), [0, 1, 0], progress=False)  # compile once
+
+    xb_img, yb = fashion_mnist.load_fashion_mnist("train")
+    xq_img, yq = fashion_mnist.load_fashion_mnist("test")
+    xb, xq = descriptors.raw_pixels(xb_img), descriptors.raw_pixels(xq_img)
+    rows = []
+    for dim in [int(d) for d in args.dims.split(",")]:
+        fb, fq = (xb, xq) if dim == xb.shape[1] else descriptors.pca(xb, [xb, xq], dim=dim)
+        product_s, _ = median_time(lambda: distance_product(fq, fb), args.repeats)  # noqa: B023
+        times = {}
+        aps = {}
+        for ranker in exact.RANKERS:
+            times[ranker], per_query = median_time(
+                lambda: exact.evaluate_exact(fq, yq, fb, yb, "l2", progress=False, ranker=ranker),  # noqa: B023
+                args.repeats)
+            aps[ranker] = per_query["ap_all"]
+        if not np.array_equal(aps["counting"], aps["sorting"]):
+            raise SystemExit(f"FAIL: the two rankers disagree at d={dim}")
+        row = {"dim": dim, "product_s": product_s, "counting_s": times["counting"], "sorting_s": times["sorting"],
+               "speedup_over_sorting": times["sorting"] / times["counting"],
+               "counting_over_product": times["counting"] / product_s, "map_all": float(aps["counting"].mean())}
+        print(f"d={dim}: distance product {product_s:.2f} s; counting ranker {times['counting']:.2f} s "
+              f"({row['counting_over_product']:.2f}x the product); sorting ranker {times['sorting']:.2f} s; "
+              f"counting is {row['speedup_over_sorting']:.2f}x faster; mAP@all {row['map_all']:.6f} (both)")
+        rows.append(row)
+
+    first = rows[0]["dim"]
+    fb, fq = (xb, xq) if first == xb.shape[1] else descriptors.pca(xb, [xb, xq], dim=first)
+    n = min(args.sklearn_queries, len(fq))
+    sklearn_s, diff = sklearn_check(fq, yq, fb, yb, n)
+    print(f"sklearn per-query loop, d={first}: {sklearn_s:.1f} s" +
+          (f" (extrapolated from {n} queries)" if n < len(fq) else "") +
+          f"; {sklearn_s / rows[0]['counting_s']:.0f}x the counting ranker; "
+          f"max |AP difference| over {n} queries (float64 keys): {diff:.2e}")
     if diff > 1e-6:
         raise SystemExit("FAIL: the exact ranker and sklearn disagree")
+    record = {"benchmark": "exact_map", "n_queries": len(fq), "n_db": len(fb), "repeats": args.repeats,
+              "rows": rows, "sklearn": {"dim": first, "queries": n, "seconds_all_queries": sklearn_s,
+                                        "max_ap_difference": diff},
+              "provenance": runs.provenance(0, time.time() - started)}
+    out = runs.project_root() / "data" / "results" / "bench" / "exact_map.json"
+    runs.atomic_write_bytes(out, (json.dumps(record, indent=1) + "\n").encode())
 
 
 if __name__ == "__main__":

@@ -152,7 +152,9 @@ print(f"P@2 = {p_2:.4f}, R@2 = {r_2:.4f}")
 # %% [markdown]
 # mAP@all needs the *whole* ranking of the database for every query.
 # `retrieval.exact.evaluate_exact` computes it exactly without sorting every row: it sorts only the
-# relevant items' distances and counts, for each of them, the non-relevant items ahead of it.
+# relevant items' distances and counts, for each of them, the non-relevant items ahead of it
+# (`exact.ranks_by_sorting` says it in ten lines; the default, `exact.ranks_by_counting`, counts
+# with buckets in compiled code and gives the same ranks faster).
 # The benchmark in `benchmarks/bench_map.py` checks it against scikit-learn's
 # `average_precision_score`.
 #
@@ -284,7 +286,7 @@ print("results record written:", runs.shown(record))
 #
 # ## Exercises
 #
-# 1. Change the tie rule to "relevant first" in a copy of `retrieval.exact._ranks_of_relevant`. How much does
+# 1. Change the tie rule to "relevant first" in a copy of `retrieval.exact.ranks_by_sorting`. How much does
 #    mAP@all of raw pixels move? Why is the effect larger for quantised features?
 #
 #    ```{admonition} Hint

@@ -293,3 +293,23 @@ def test_instance_protocol_finds_each_query_s_clean_copy():
         protocol.with_clean_copies(split)
     with pytest.raises(ValueError, match="with_clean_copies"):
         protocol.evaluate_instance("x", xq, xb, protocol.Split(xb, yb, xq, yq, np.arange(80), np.arange(10)))
+
+
+def test_counting_ranker_by_hand_ties_and_exclusion():
+    # relevant block = positions 1..2 (keys 1 and 2); non-relevant keys 3, 2, 5: the tied 2 goes first
+    keys = np.array([[3.0, 1.0, 2.0, 2.0, 5.0],
+                     [3.0, np.inf, 2.0, 0.5, 5.0]])  # row 2: its relevant key 1 excluded (inf)
+    ranks = exact.ranks_by_counting(keys, 1, 3, np.array([2, 1]))
+    np.testing.assert_array_equal(ranks, [[1, 3], [2, np.inf]])  # row 2: only 0.5 is ahead of its 2
+    assert exact.ranks_by_counting(keys, 2, 2, np.array([0, 0])).shape == (2, 0)
+
+
+def test_both_rankers_give_the_same_aps_and_an_unknown_one_is_refused():
+    xb, yb = clustered(900)
+    xq, yq = clustered(25, seed=4)
+    ids = np.arange(25)  # queries drawn from the database, excluded by id
+    runs = [exact.evaluate_exact(xb[ids], yb[ids], xb, yb, query_ids=ids, ranker=r, progress=False)["ap_all"]
+            for r in exact.RANKERS]
+    np.testing.assert_array_equal(runs[0], runs[1])
+    with pytest.raises(ValueError, match="unknown ranker"):
+        exact.evaluate_exact(xq, yq, xb, yb, ranker="merge", progress=False)

@@ -62,3 +62,26 @@ def test_exact_ranking_does_not_depend_on_the_database_order(seed):
     a = exact.evaluate_exact(xq, yq, xb, yb, progress=False)["ap_all"]
     b = exact.evaluate_exact(xq, yq, xb[order], yb[order], progress=False)["ap_all"]
     np.testing.assert_array_equal(a, b)
+
+
+# keys drawn from few values (ties everywhere), from a wide range, or with one outlier (a crowded bucket)
+key_rows = st.tuples(st.integers(1, 60), st.integers(0, 2**32 - 1), st.sampled_from(["ties", "wide", "outlier"]),
+                     st.sampled_from([np.float32, np.float64]))
+
+
+@given(key_rows, st.integers(0, 60), st.integers(0, 60), st.booleans())
+@settings(max_examples=300, deadline=None)
+def test_counting_ranks_equal_sorting_ranks(case, a, b, exclude):
+    n, seed, kind, dtype = case
+    rng = np.random.default_rng(seed)
+    keys = {"ties": rng.integers(0, 4, (3, n)), "wide": np.exp(rng.normal(0, 8, (3, n))),
+            "outlier": np.append(rng.normal(size=(3, n - 1)), np.full((3, 1), 1e6), axis=1)}[kind].astype(dtype)
+    start, stop = sorted((a % (n + 1), b % (n + 1)))
+    n_valid = np.full(3, stop - start)
+    if exclude:  # the query's own item: inf in row 0 (relevant) and row 1 (wherever it falls)
+        if stop > start:
+            keys[0, start], n_valid[0] = np.inf, stop - start - 1
+        keys[1, seed % n] = np.inf
+        n_valid[1] -= start <= seed % n < stop
+    by_sorting = np.stack([exact.ranks_by_sorting(row, start, stop, m) for row, m in zip(keys, n_valid)])
+    np.testing.assert_array_equal(exact.ranks_by_counting(keys, start, stop, n_valid), by_sorting)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+import numba
 import numpy as np
 import torch
 from tqdm import tqdm
@@ -49,11 +50,12 @@ def ranking_keys(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) ->
     return torch.mm(torch.from_numpy(a), torch.from_numpy(b).T, out=result).numpy()
 
 
-def _ranks_of_relevant(row: np.ndarray, start: int, stop: int, n_valid: int) -> np.ndarray:
-    """1-based ranks of row[start:stop] (the relevant block) within the whole row.
+def ranks_by_sorting(row: np.ndarray, start: int, stop: int, n_valid: int) -> np.ndarray:
+    """1-based ranks of row[start:stop] (the relevant block) within the whole row, by sorting.
 
     Among equal distances, non-relevant items are ranked first. Only the first n_valid
     sorted relevant distances are real; later ones are excluded items (distance inf).
+    The readable reference for `ranks_by_counting`, which gives the same ranks faster.
     """
     relevant = np.sort(row[start:stop])
     ranks = np.full(len(relevant), np.inf)
@@ -68,8 +70,77 @@ def _ranks_of_relevant(row: np.ndarray, start: int, stop: int, n_valid: int) -> 
     return ranks
 
 
+def ranks_by_counting(keys: np.ndarray, start: int, stop: int, n_valid: np.ndarray) -> np.ndarray:
+    """`ranks_by_sorting` for every row of `keys` at once, without sorting the non-relevant items.
+
+    Only the relevant block is sorted (a few thousand keys); each non-relevant key is then
+    placed among the sorted relevant ones in constant expected time (`_count_ahead`), and a
+    running sum gives, for each relevant item, the non-relevant items ahead of it. Same ranks,
+    same tie rule; about five times less work than sorting the whole row (chapter 1).
+    """
+    relevant = np.sort(keys[:, start:stop], axis=1)
+    n_valid = np.asarray(n_valid, dtype=np.int64)
+    ahead = np.zeros(relevant.shape, dtype=np.int64)
+    _count_ahead(keys, start, stop, relevant, n_valid, ahead)
+    position = np.arange(1, relevant.shape[1] + 1)
+    return np.where(position < n_valid[:, None] + 1, position + ahead, np.inf)
+
+
+# Buckets per relevant item: enough that most buckets hold no relevant key (measured fastest at
+# 60,000 x 6,000 on 2 cores: fewer buckets mean more comparisons, more buckets more cache misses).
+BUCKETS_PER_RELEVANT = 16
+
+
+@numba.njit(nogil=True, cache=True)
+def _count_ahead(keys, start, stop, relevant, n_valid, ahead):  # pragma: no cover (compiled)
+    """ahead[b, j] = number of keys of row b outside [start, stop) that are <= relevant[b, j].
+
+    Buckets split [relevant[b, 0], relevant[b, m-1]] into equal widths. The bucket function is
+    monotone (rounding included), so a key lies above every relevant key of a lower bucket and
+    below every one of a higher bucket: only its own bucket's relevant keys need a comparison
+    (a short scan, or a binary search in a crowded bucket, so ties cost log m, never m). Keys
+    beyond the last relevant one, excluded items (inf) among them, are never ahead of one.
+    """
+    for b in range(keys.shape[0]):
+        m = n_valid[b]
+        if m == 0:
+            continue
+        r, row = relevant[b], keys[b]
+        lo, hi = np.float64(r[0]), np.float64(r[m - 1])
+        n_buckets = m * BUCKETS_PER_RELEVANT
+        scale = n_buckets / (hi - lo) if hi > lo else 0.0
+        first = np.zeros(n_buckets + 1, dtype=np.int32)  # first[k] = relevant keys in buckets < k
+        for j in range(m):  # int32 counters: half the cache footprint of int64, measurably faster
+            first[min(np.int64((np.float64(r[j]) - lo) * scale), n_buckets - 1) + 1] += 1
+        for k in range(n_buckets):
+            first[k + 1] += first[k]
+        below = np.zeros(m + 1, dtype=np.int32)  # below[p]: keys with exactly p relevant keys below
+        for i in range(keys.shape[1]):
+            if start <= i < stop:  # the relevant block itself
+                continue
+            v = row[i]
+            if not v <= r[m - 1]:  # beyond the last relevant key (inf, NaN)
+                continue
+            x = (np.float64(v) - lo) * scale
+            k = min(np.int64(x if x > 0.0 else 0.0), n_buckets - 1)
+            p, q = first[k], first[k + 1]
+            while q - p > 8:  # crowded bucket: halve it (ties: the key goes ahead of equal ones)
+                mid = (p + q) // 2
+                if r[mid] < v:
+                    p = mid + 1
+                else:
+                    q = mid
+            while p < q and r[p] < v:
+                p += 1
+            below[p] += 1
+        running = 0
+        for j in range(m):
+            running += below[j]
+            ahead[b, j] = running
+
+
 def evaluate_exact(xq, yq, xb, yb, metric: str = "l2", query_ids=None, batch_size: int = 256,
-                   threads: int = 2, progress: bool = True, dtype=np.float32,
+                   threads: int = 2, progress: bool = True, dtype=np.float32, ranker: str = "counting",
                    **metric_kw) -> dict[str, np.ndarray]:
     """Rank the whole database for every query and return per-query metrics (see metrics.py).
 
@@ -81,6 +152,7 @@ def evaluate_exact(xq, yq, xb, yb, metric: str = "l2", query_ids=None, batch_siz
     move between batch sizes, by up to about 1e-3 on coarsely quantised features full of ties
     (tested), far less on continuous features. For results independent of both on exactly
     representable features (e.g. small integers), use `dtype=np.float64`.
+    `ranker` "sorting" uses `ranks_by_sorting` (same ranks, slower; for the benchmark and exercises).
     """
     xq, xb = _check_pair(xq, xb, metric, dtype)
     yq, yb = _check_labels(yq, yb, len(xq), len(xb))
@@ -88,7 +160,7 @@ def evaluate_exact(xq, yq, xb, yb, metric: str = "l2", query_ids=None, batch_siz
     a, b = key_operands(xq, xb[order], metric)
     buffer = np.empty((min(batch_size, len(a)), len(b)), dtype=b.dtype)
     return _rank_and_score(lambda q: ranking_keys(a[q], b, out=buffer), yq, yb, order, query_ids,
-                           batch_size, threads, progress, f"exact ranking ({metric})", **metric_kw)
+                           batch_size, threads, progress, f"exact ranking ({metric})", ranker, **metric_kw)
 
 
 def evaluate_keys(keys_of, yq, yb, query_ids=None, batch_size: int = 256, threads: int = 2,
@@ -99,7 +171,7 @@ def evaluate_keys(keys_of, yq, yb, query_ids=None, batch_size: int = 256, thread
     yq, yb = _check_labels(yq, yb, len(yq), len(yb))
     order = np.argsort(yb, kind="stable")
     return _rank_and_score(lambda q: np.ascontiguousarray(keys_of(q)[:, order]), yq, yb, order, query_ids,
-                           batch_size, threads, progress, "ranking", **metric_kw)
+                           batch_size, threads, progress, "ranking", "counting", **metric_kw)
 
 
 def _check_labels(yq, yb, n_queries: int, n_db: int):
@@ -110,8 +182,19 @@ def _check_labels(yq, yb, n_queries: int, n_db: int):
     return yq, yb
 
 
-def _rank_and_score(keys_of, yq, yb, order, query_ids, batch_size, threads, progress, desc, **metric_kw):
+RANKERS = ("counting", "sorting")
+
+
+def _rank_rows(ranker: str, keys: np.ndarray, start: int, stop: int, n_valid: np.ndarray) -> np.ndarray:
+    if ranker == "counting":
+        return ranks_by_counting(keys, start, stop, n_valid)
+    return np.stack([ranks_by_sorting(row, start, stop, m) for row, m in zip(keys, n_valid)])
+
+
+def _rank_and_score(keys_of, yq, yb, order, query_ids, batch_size, threads, progress, desc, ranker, **metric_kw):
     """The ranking loop: `keys_of(q)` gives keys with the database in label order (`order`)."""
+    if ranker not in RANKERS:
+        raise ValueError(f"unknown ranker {ranker!r}; use one of {RANKERS}")
     yb = yb[order]
     position = np.empty_like(order)
     position[order] = np.arange(len(order))
@@ -144,8 +227,8 @@ def _rank_and_score(keys_of, yq, yb, order, query_ids, batch_size, threads, prog
                 # one share of the batch per thread; pool.map returns before the loop moves on,
                 # so the closure always sees this batch's values
                 def rank_and_score(share):
-                    ranks = np.stack([_ranks_of_relevant(dist[b], start, stop, n_relevant[b])  # noqa: B023
-                                      for b in share])
+                    rows = slice(share[0], share[-1] + 1)  # shares are contiguous: a view, not a copy
+                    ranks = _rank_rows(ranker, dist[rows], start, stop, n_relevant[share])  # noqa: B023
                     return metrics.evaluate_ranks(ranks, n_relevant[share], **metric_kw)  # noqa: B023
 
                 shares = [share for share in np.array_split(np.arange(len(q)), threads) if len(share)]

@@ -62,10 +62,11 @@ def average_precision(ranks: np.ndarray, n_relevant: np.ndarray, k: int | None =
     """AP per query; k=None gives AP over the whole ranking (divisor R), else AP@k (divisor min(R, k))."""
     ranks = np.asarray(ranks, dtype=np.float64)
     n_relevant = np.asarray(n_relevant, dtype=np.float64)
-    cutoff = np.inf if k is None else k
     i = np.arange(1, ranks.shape[1] + 1, dtype=np.float64)
-    hit = ranks <= cutoff
-    total = np.where(hit, i / np.where(hit, ranks, 1.0), 0.0).sum(axis=1)
+    precision = i / ranks  # 0 where the rank is inf (never retrieved)
+    if k is not None:
+        precision = np.where(ranks <= k, precision, 0.0)
+    total = precision.sum(axis=1)
     divisor = n_relevant if k is None else np.minimum(n_relevant, k)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(n_relevant > 0, total / divisor, np.nan)
@@ -77,26 +78,25 @@ def interpolated_precision(ranks: np.ndarray, n_relevant: np.ndarray,
     ranks = np.asarray(ranks, dtype=np.float64)
     n_relevant = np.asarray(n_relevant)
     i = np.arange(1, ranks.shape[1] + 1, dtype=np.float64)
-    precision = np.where(np.isfinite(ranks), i / ranks, 0.0)
+    precision = i / ranks  # 0 where the rank is inf (never retrieved)
     # max over i' >= i: a reverse running maximum
     best_after = np.maximum.accumulate(precision[:, ::-1], axis=1)[:, ::-1]
-    out = np.full((len(ranks), len(recall_levels)), np.nan)
-    for q, r in enumerate(n_relevant):
-        if r == 0:
-            continue
-        out[q] = best_after[q, items_needed(recall_levels, r) - 1]
-    return out
+    has_relevant = n_relevant > 0
+    needed = items_needed(recall_levels, np.where(has_relevant, n_relevant, 1)[:, None])
+    out = np.take_along_axis(best_after, needed - 1, axis=1) if ranks.shape[1] else np.full(needed.shape, np.nan)
+    return np.where(has_relevant[:, None], out, np.nan)
 
 
-def items_needed(recall_levels: np.ndarray, n_relevant: int) -> np.ndarray:
-    """The smallest i with i / R >= t, for each level t (at least 1, at most R).
+def items_needed(recall_levels: np.ndarray, n_relevant) -> np.ndarray:
+    """The smallest i with i / R >= t, for each level t (at least 1, at most R); R may be an
+    array (a column of them gives one row of levels per query).
 
     The levels are meant as exact fractions (0.05, 0.30, ...) but are floats: 0.3 * 10 is
     3.0000000000000004, whose ceiling would ask for a 4th item. A product within 1e-9 of an
     integer is that integer.
     """
     needed = np.ceil(np.asarray(recall_levels, dtype=np.float64) * n_relevant - 1e-9)
-    return np.clip(needed.astype(int), 1, n_relevant)
+    return np.clip(needed.astype(int), 1, n_relevant).astype(int)
 
 
 def evaluate_ranks(ranks: np.ndarray, n_relevant: np.ndarray, precision_ks=(10, 100),

@@ -17,7 +17,7 @@ from .data import fashion_mnist, images
 from .gan import dcgan as gan_training
 from .gan import quality
 from .gan.models import DCGANConfig
-from .methods import descriptors, encoders
+from .methods import descriptors, encoders, representation
 
 
 @dataclass(frozen=True)
@@ -101,3 +101,21 @@ def gan_descriptor(profile: str, seed: int = 0, device="auto"):
     pooled = descriptors.PooledLayers(gan.modules["D"].features, model_cfg, GAN_DESCRIPTOR["pool"],
                                       layers=GAN_DESCRIPTOR["layers"], device=device)
     return descriptors.PCA(pooled, GAN_DESCRIPTOR["dim"], seed=seed)
+
+
+REPRESENTATION_STEPS = {"smoke": 4, "quick": 200, "full": 4680}  # chapter 9: equal for every kind
+
+
+def representation_network(kind: str, profile: str, seed: int = 0, device="auto", progress: bool = True) -> Fitter:
+    """Chapter 9's network of `kind` (`representation.KINDS`): the DCGAN's architecture and
+    training images, `REPRESENTATION_STEPS` steps of batch 128. `.modules["D"]` (and "G")."""
+    model_cfg, _, _ = dcgan_configs(profile, seed)
+    steps = profile_config(profile, REPRESENTATION_STEPS)
+    fit_cfg = FitConfig(steps=steps, batch_size=128, seed=seed, checkpoint_every=max(1, min(250, steps)),
+                        log_every=max(1, min(25, steps // 2)))
+    stored, labels = fashion_mnist.load_fashion_mnist("train")
+    n_train = profile_config(profile, DCGAN).n_train
+    chosen = fashion_mnist.stratified_subset(labels, n_train, seed)
+    cfg = representation.RepresentationConfig(kind=kind)
+    return representation.train(f"representation-{kind}-{profile}", model_cfg, cfg, fit_cfg, stored[chosen],
+                                data_id=f"fashion-mnist-train-{n_train}-{seed}", device=device, progress=progress)

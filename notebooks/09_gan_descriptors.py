@@ -18,8 +18,10 @@
 # (ch-gan-descriptors)=
 # # 9. Can a GAN learn a descriptor worth having?
 #
-# Chapter 4 found that the plainest GAN, a DCGAN, teaches its discriminator features that beat
-# raw pixels, level with an autoencoder of the same size and far below a supervised classifier.
+# Chapter 4 found that ten epochs of the plainest GAN, a DCGAN, teach its discriminator features
+# that beat raw pixels and an autoencoder of the same size by a few points (full profile), while
+# the quick profile's shorter training does no better than the random initialisation; all of
+# them are far below a supervised classifier.
 # The source's central claim is that GANs learn high-level features that improve retrieval. This
 # chapter tests the claim at its strongest, with discriminators designed to learn representations:
 # one that also predicts how an image was turned (a self-supervised GAN) and one that also learns
@@ -45,7 +47,7 @@ import sys
 
 if "google.colab" in sys.modules:
     repository = "https://github.com/ganret/ganret"  # _config.yml
-    commit = "7eea67f54b967f1088654f239abb63f5b4301fe5"  # of this run
+    commit = "59978b512a38e166400062fd375b6b8ec40f91ba"  # of this run
     source = os.environ.get("GANRET_INSTALL", f"git+{repository}@{commit}")
     # %pip install -q "ganret_lib @ {source}"
     importlib.invalidate_caches()  # so that this kernel imports the new install
@@ -377,28 +379,31 @@ if len(seeds) < 3:
 # more.** After 200 steps the plain DCGAN's discriminator is below its own initial weights with
 # recomputed batch-norm statistics, in every seed. Adding rotation prediction or the contrastive
 # term to the same GAN lifts mAP@all by about two points over the plain DCGAN, intervals well
-# clear of 0 and the same in every seed (their spread over seeds is the smallest in the table).
+# clear of 0 and about the same in every seed (a spread of a few thousandths over seeds).
 #
 # **The adversary adds nothing to contrastive learning; it takes a little away.** The contrastive
 # discriminator (GAN + NT-Xent on one body) is *below* SimCLR alone in this run, interval
 # excluding 0, and in each of the three seeds; the self-supervised GAN is level with SimCLR in
 # this run and below it in the two others. In this setting the source's claim, that adversarial
 # training is what teaches high-level features, does not hold: what lifts a discriminator's
-# features is the self-supervised term, and that term does better without a generator to fight.
+# features is the self-supervised term, and the contrastive term does better without a
+# generator to fight.
 #
 # **No label-free descriptor here beats the autoencoder.** The best GAN-based descriptor and
 # SimCLR are both level with chapter 4's autoencoder (which had 3.5 times the steps), all a few
 # points above raw pixels and about thirty below the supervised classifier.
 #
 # **Re-ranking matters more than the descriptor.** Diffusion on the database's k-NN graph adds
-# about nine to ten points of mAP@all to every descriptor, several times any difference between
-# them.
+# eight (raw pixels) to ten points of mAP@all to every descriptor, more than any difference
+# between them.
 #
 # **What one run supports.** Differences between the four kinds and their controls are of one to
 # two points, and a seed moves a single row by one to two points as well (the standard
 # deviations above): the paired intervals say that a difference is real for this run's
 # networks, the seed table whether it survives another run. The conclusions above hold in all
-# three seeds.
+# three seeds. They are quick-profile conclusions: in chapter 4, ten epochs turned a
+# discriminator that was level with its random initialisation (quick) into one ahead of the
+# autoencoder (full), so longer training may reorder these rows too.
 #
 # **How far this goes.** A GAN-based descriptor worth having would reach mAP@all 0.62 on the
 # full protocol before re-ranking, with an interval above the autoencoder's. In the quick

@@ -345,7 +345,9 @@ record = runs.write_results(
     "09_gan_descriptors", profile,
     split.describe() | {"metric": "cosine", "validation": val.describe()},
     rows, seed=seed, wall_s=time.time() - started, config=config,
-    steps=steps, train_s=train_s, chosen_on_validation=chosen,
+    steps=steps, train_s=train_s, chosen_on_validation={
+        name: {"layers": "+".join(str(i + 1) for i in c["layers"]),
+               "dim": c["dim"]} for name, c in chosen.items()},
     validation_study=validation_rows, best_gan_based=best_gan,
     comparisons=comparisons)
 print("wrote", runs.shown(record))

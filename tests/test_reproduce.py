@@ -90,6 +90,15 @@ def test_a_number_missing_from_either_record_fails():
     assert result["verdict"] == "fail" and result["failures"][0]["reproduced"] is None
 
 
+def test_a_number_missing_where_a_rule_only_shows_it_fails_without_crashing():
+    committed, other = record(pixels=0.5), record(cpu="cpu B", pixels=0.5)
+    committed["chosen"] = {"layers": [1, 2, 3]}
+    other["chosen"] = {"layers": [3]}  # a shown list of another length: two numbers missing
+    result = reproduce.compare(committed, other, TOLERANCES)
+    assert result["verdict"] == "fail" and {f["key"] for f in result["failures"]} == {"chosen.layers[1]",
+                                                                                     "chosen.layers[2]"}
+
+
 def test_the_committed_tolerance_file_parses_and_covers_the_headline_metric():
     tolerances = reproduce.load_tolerances(Path(__file__).resolve().parents[1] / "data" / "results" / "tolerances.toml")
     assert tolerances["same_machine"]["default"] == 0.0

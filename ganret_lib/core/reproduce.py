@@ -41,7 +41,10 @@ class Check:
 
     @property
     def ok(self) -> bool:
-        return not self.judged or self.deviation <= self.tolerance
+        if not self.judged:
+            return True
+        # a number missing from either record fails, even where a rule only shows it
+        return self.tolerance is not None and self.deviation <= self.tolerance
 
 
 def numbers(record: dict) -> dict[str, float | int]:

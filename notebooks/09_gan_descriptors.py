@@ -47,7 +47,7 @@ import sys
 
 if "google.colab" in sys.modules:
     repository = "https://github.com/ganret/ganret"  # _config.yml
-    commit = "59978b512a38e166400062fd375b6b8ec40f91ba"  # of this run
+    commit = "ab9bf01cd9aa3d8196553aed7e6e4dea4f0b624f"  # of this run
     source = os.environ.get("GANRET_INSTALL", f"git+{repository}@{commit}")
     # %pip install -q "ganret_lib @ {source}"
     importlib.invalidate_caches()  # so that this kernel imports the new install

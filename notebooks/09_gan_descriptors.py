@@ -111,13 +111,9 @@ config
 #   E\log(1 - D(G(z)))$ (the baseline every other kind adds one term to).
 # - **SimCLR** {cite}`chen2020simclr`, no adversary: two random *views* $v, v'$ of each image (a
 #   crop of 60 to 100 % of its side anywhere inside, resized back; a mirror with probability
-#   1/2; contrast scaled by 0.6 to 1) pass through $h$ and a small projection head $g$; with
-#   $u_i = g(h(v_i)) / \lVert g(h(v_i))\rVert$ over the $2n$ views of a batch, the NT-Xent loss
-#   is
-#   $$\ell = -\frac{1}{2n}\sum_{i=1}^{2n} \log \frac{\exp(u_i \cdot u_{i'} / \tau)}
-#   {\sum_{j \neq i} \exp(u_i \cdot u_j / \tau)},$$
-#   $i'$ the other view of the same image, $\tau = 0.5$: each view must pick its twin among the
-#   $2n - 1$ others. At initialisation it is about $\log(2n - 1) = 5.54$ for $n = 128$.
+#   1/2; contrast scaled by 0.6 to 1) pass through $h$ and a small projection head $g$, and the
+#   NT-Xent loss (below) asks each view to pick its twin among the $2n - 1$ other views of the
+#   batch.
 # - **Contrastive discriminator** (after ContraD {cite}`jeong2021contrad`, simplified): D
 #   minimises its GAN loss plus the same NT-Xent loss on two views of the real batch, through the
 #   same body; G is chapter 3's. Is the adversary's signal a help or a distraction for the
@@ -125,6 +121,17 @@ config
 # - **Self-supervised GAN** (SS-GAN {cite}`chen2019ssgan`): each image is turned by $k \cdot
 #   90°$, $k$ random; D minimises its GAN loss plus the cross-entropy of predicting $k$ on real
 #   images (weight 1), and G its GAN loss plus that cross-entropy on its own images (weight 0.2).
+#
+# With $u_i = g(h(v_i)) / \lVert g(h(v_i))\rVert$ over the $2n$ views of a batch of $n$ images
+# and $i'$ the other view of the same image,
+#
+# $$
+# \ell_{\text{NT-Xent}} = -\frac{1}{2n}\sum_{i=1}^{2n} \log
+# \frac{\exp(u_i \cdot u_{i'} / \tau)}{\sum_{j \neq i} \exp(u_i \cdot u_j / \tau)},
+# \qquad \tau = 0.5 .
+# $$
+#
+# At initialisation it is about $\log(2n - 1) = 5.54$ for $n = 128$ (`representation.nt_xent`).
 #
 # Each network's descriptor is chapter 4's recipe: max-pooled activations of a set of layers,
 # PCA fitted on the database, cosine similarity; the layers and the size are chosen on

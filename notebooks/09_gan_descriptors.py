@@ -102,7 +102,7 @@ config
 # %% [markdown]
 # ## Four ways to train the same body
 #
-# Every candidate is chapter 3's discriminator body $h(\cdot)$ (four strided convolutions, width
+# Every candidate is chapter 3's discriminator body $h(\cdot)$ (three strided convolutions, width
 # as in chapter 3, batch 128), started from the same initial weights and trained on the same
 # 60,000 training images for the same number of steps
 # (`methods.representation`, `zoo.representation_network`):

@@ -219,8 +219,8 @@ bodies = {name: fit.modules["D"].features for name, fit in trained.items()}
 bodies_val = dict(bodies)
 bodies["random network, BN recomputed"] = random_bn(split)
 bodies_val["random network, BN recomputed"] = random_bn(val)
-for name, fit in [(f"chapter 3's DCGAN ({dcgan_zoo.step} steps)", dcgan_zoo)]:
-    bodies[name] = bodies_val[name] = fit.modules["D"].features
+dcgan_name = f"chapter 3's DCGAN ({dcgan_zoo.step} steps)"
+bodies[dcgan_name] = bodies_val[dcgan_name] = dcgan_zoo.modules["D"].features
 ae_name = f"chapter 4's autoencoder ({autoencoder.step} steps)"
 bodies[ae_name] = bodies_val[ae_name] = autoencoder.modules["encoder"].features
 

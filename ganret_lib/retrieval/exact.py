@@ -76,14 +76,14 @@ def ranks_by_counting(keys: np.ndarray, start: int, stop: int, n_valid: np.ndarr
     Only the relevant block is sorted (a few thousand keys); each non-relevant key is then
     placed among the sorted relevant ones in constant expected time (`_count_ahead`), and a
     running sum gives, for each relevant item, the non-relevant items ahead of it. Same ranks,
-    same tie rule; about five times less work than sorting the whole row (chapter 1).
+    same tie rule; `benchmarks/bench_map.py` measures the gain over sorting (chapter 1).
     """
     relevant = np.sort(keys[:, start:stop], axis=1)
     n_valid = np.asarray(n_valid, dtype=np.int64)
     ahead = np.zeros(relevant.shape, dtype=np.int64)
     _count_ahead(keys, start, stop, relevant, n_valid, ahead)
     position = np.arange(1, relevant.shape[1] + 1)
-    return np.where(position < n_valid[:, None] + 1, position + ahead, np.inf)
+    return np.where(position <= n_valid[:, None], position + ahead, np.inf)
 
 
 # Buckets per relevant item: enough that most buckets hold no relevant key (measured fastest at

@@ -48,7 +48,7 @@ import sys
 
 if "google.colab" in sys.modules:
     repository = "https://github.com/ganret/ganret"  # _config.yml
-    commit = "408048e528d8e24b58586f18d731dd2199a6883b"  # of this run
+    commit = "6f43ae8de9c8454e7070f4650846ad3ab0680d8f"  # of this run
     source = os.environ.get("GANRET_INSTALL", f"git+{repository}@{commit}")
     # %pip install -q "ganret_lib @ {source}"
     importlib.invalidate_caches()  # so that this kernel imports the new install

@@ -313,3 +313,36 @@ def test_both_rankers_give_the_same_aps_and_an_unknown_one_is_refused():
     np.testing.assert_array_equal(runs[0], runs[1])
     with pytest.raises(ValueError, match="unknown ranker"):
         exact.evaluate_exact(xq, yq, xb, yb, ranker="merge", progress=False)
+
+
+def bits_of(values, bits=16):
+    """Codes (N, bits) whose bit i is bit i of each integer."""
+    return (np.asarray(values)[:, None] >> np.arange(bits)) & 1 == 1
+
+
+def test_compare_binary_indexes_counts_every_tied_answer_and_missing_ones():
+    # query 0; database: 2 items at distance 0, 6 at distance 1, 500 at distance 3 or more
+    rng = np.random.default_rng(0)
+    far = [v for v in rng.integers(0, 2 ** 16, 5000) if bin(v).count("1") >= 3][:500]
+    db = bits_of([0, 0, 1, 2, 4, 8, 16, 32, *far])
+    q = bits_of([0])
+    rows = index.compare_binary_indexes(db, q, k=4, sweeps={"flat": [None], "hnsw": [512], "multihash": [0, 1]},
+                                        repeats=1)
+    recall = {(r["kind"], r["value"]): r["recall_at_4"] for r in rows}
+    # the 4th distance is 1: any 2 of the 6 single-bit items complete a valid answer
+    assert recall["flat", None] == 1.0 and recall["hnsw", 512] == 1.0
+    # one 16-bit substring, no flip: only the 2 exact duplicates are found, the other 2 slots are empty
+    assert recall["multihash", 0] == 0.5
+    assert recall["multihash", 1] == 1.0  # one flip reaches the distance-1 items
+    assert all(r["bits"] == 16 and r["qps"] > 0 for r in rows)
+    assert rows[0]["bytes_per_item"] >= 2  # at least the 2-byte code
+
+
+@pytest.mark.parametrize("db, q, k, message", [
+    (np.zeros((10, 12), bool), np.zeros((1, 12), bool), 1, "multiple of 8"),
+    (np.zeros((10, 16), bool), np.zeros((1, 8), bool), 1, "one code length"),
+    (np.zeros((10, 16), bool), np.zeros((1, 16), bool), 11, "k must be between"),
+])
+def test_compare_binary_indexes_rejects_bad_input(db, q, k, message):
+    with pytest.raises(ValueError, match=message):
+        index.compare_binary_indexes(db, q, k=k)

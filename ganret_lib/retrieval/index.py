@@ -232,3 +232,73 @@ def compare_indexes(xb, xq, metric: str = "cosine", k: int = 10, sweeps: dict | 
                          f"recall_at_{k}": float(recall), "qps": len(xq) / search_s,
                          "bytes_per_vector": nbytes / len(xb), "build_s": build_s})
     return rows
+
+
+BINARY_SEARCH_PARAMETER = {"hnsw": "efSearch", "multihash": "nflip"}
+DEFAULT_BINARY_SWEEPS = {"flat": [None], "hnsw": [16, 64, 256], "multihash": [0, 1, 2]}
+
+
+def _binary_index(kind: str, bits: int, hnsw_m: int):
+    """A faiss binary index: exhaustive ("flat"), a graph ("hnsw") or multi-index hashing
+    ("multihash": the code cut into substrings of up to 16 bits, one hash table each, Norouzi et
+    al. 2012; `nflip` bits of each substring flipped at search time)."""
+    import faiss
+
+    if kind == "flat":
+        return faiss.IndexBinaryFlat(bits)
+    if kind == "hnsw":
+        return faiss.IndexBinaryHNSW(bits, hnsw_m)
+    if kind == "multihash":
+        substring = min(16, bits)
+        return faiss.IndexBinaryMultiHash(bits, bits // substring, substring)
+    raise ValueError(f"unknown binary index kind {kind!r}; use one of {tuple(DEFAULT_BINARY_SWEEPS)}")
+
+
+def compare_binary_indexes(db_codes, q_codes, k: int = 10, sweeps: dict | None = None, hnsw_m: int = 16,
+                           repeats: int = 3) -> list[dict]:
+    """Recall@k against the exhaustive Hamming scan, queries per second and memory of faiss's
+    binary indexes (chapter 8), on (N, bits) boolean codes, bits a multiple of 8.
+
+    Hamming distances tie, so "the" k nearest items are not unique: recall@k here is the share
+    of the k returned items whose distance is at most the exhaustive scan's k-th distance (every
+    valid answer counts; the scan itself scores 1). `sweeps` maps a kind ("flat", "hnsw",
+    "multihash") to the values of its search parameter (efSearch, nflip). Queries per second:
+    the median of `repeats` timed searches; memory: the serialised index per database item.
+    """
+    import faiss
+
+    db_codes, q_codes = np.asarray(db_codes, dtype=bool), np.asarray(q_codes, dtype=bool)
+    if db_codes.ndim != 2 or q_codes.ndim != 2 or db_codes.shape[1] != q_codes.shape[1]:
+        raise ValueError(f"codes must be two 2-D arrays of one code length, got {db_codes.shape} and "
+                         f"{q_codes.shape}")
+    bits = db_codes.shape[1]
+    if bits % 8:
+        raise ValueError(f"faiss's binary indexes need a code length that is a multiple of 8, got {bits}")
+    if not 1 <= k <= len(db_codes):
+        raise ValueError(f"k must be between 1 and the database size ({len(db_codes)}), got {k}")
+    xb, xq = np.packbits(db_codes, axis=1), np.packbits(q_codes, axis=1)
+    exhaustive = _binary_index("flat", bits, hnsw_m)
+    exhaustive.add(xb)
+    kth = exhaustive.search(xq, k)[0][:, -1:]
+    rows = []
+    for kind, values in (DEFAULT_BINARY_SWEEPS if sweeps is None else sweeps).items():
+        built = _binary_index(kind, bits, hnsw_m)
+        started = time.perf_counter()
+        built.add(xb)
+        build_s = time.perf_counter() - started
+        nbytes = len(faiss.serialize_index_binary(built))
+        for value in values:
+            if value is not None:
+                target = built.hnsw if kind == "hnsw" else built
+                setattr(target, BINARY_SEARCH_PARAMETER[kind], value)
+            times = []
+            for _ in range(repeats):
+                started = time.perf_counter()
+                distances, found = built.search(xq, k)
+                times.append(time.perf_counter() - started)
+            valid = (found >= 0) & (distances <= kth)  # -1: fewer than k items found
+            rows.append({"kind": kind, "parameter": BINARY_SEARCH_PARAMETER.get(kind), "value": value,
+                         "bits": bits, f"recall_at_{k}": float(valid.mean()),
+                         "qps": len(xq) / float(np.median(times)), "bytes_per_item": nbytes / len(xb),
+                         "build_s": build_s})
+    return rows

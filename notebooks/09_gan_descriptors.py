@@ -84,6 +84,8 @@ class Config:
     n_val: int  # validation queries, from the training split
     layer_sets: tuple = ((2,), (0, 1, 2))  # activation layers tried (0-based)
     pca_dims: tuple = (32, 128)  # descriptor sizes tried on validation
+    powers: tuple = (1.0, 0.5)  # power normalisations tried (1: none)
+    whitenings: tuple = (0.0, 0.5, 1.0)  # whitening exponents tried (0: none)
     graph_k: int = 50  # neighbours per item in the diffusion graph
 
 
@@ -100,7 +102,7 @@ started = time.time()
 config
 
 # %% [markdown]
-# ## Four ways to train the same body
+# ## Five ways to train the same body
 #
 # Every candidate is chapter 3's discriminator body $h(\cdot)$ (three strided convolutions, width
 # as in chapter 3, batch 128), started from the same initial weights and trained on the same
@@ -121,6 +123,11 @@ config
 # - **Self-supervised GAN** (SS-GAN {cite}`chen2019ssgan`): each image is turned by $k \cdot
 #   90°$, $k$ random; D minimises its GAN loss plus the cross-entropy of predicting $k$ on real
 #   images (weight 1), and G its GAN loss plus that cross-entropy on its own images (weight 0.2).
+# - **BiGAN** {cite}`donahue2017bigan`: an encoder $E$ (the same body, with a head to a code of
+#   $G$'s latent size) is trained with $G$ against a discriminator of *pairs*, which tells
+#   $(x, E(x))$ from $(G(z), z)$; $G$ and $E$ fool it together. At the optimum $E$ inverts $G$,
+#   so the encoder must learn what tells garments apart; its body is the descriptor. It is the
+#   GAN designed to give the encoder that chapter 4 had to train afterwards.
 #
 # With $u_i = g(h(v_i)) / \lVert g(h(v_i))\rVert$ over the $2n$ views of a batch of $n$ images
 # and $i'$ the other view of the same image,
@@ -135,12 +142,19 @@ config
 #
 # Each network's descriptor is chapter 4's recipe: max-pooled activations of a set of layers,
 # PCA fitted on the database, cosine similarity; the layers and the size are chosen on
-# validation queries for every network separately.
+# validation queries for every network separately. Two post-processing steps that retrieval
+# practice adds are then tried on the same validation queries (`descriptors.postprocess`):
+# *power normalisation*, each entry $x$ replaced by $\operatorname{sign}(x)\,|x|^{1/2}$, which
+# damps the few large activations that otherwise dominate a cosine; and *whitening*, each
+# principal component divided by its standard deviation $\sqrt{\lambda_i}$ to the power $w$
+# ($w = 1$: full whitening, every direction weighted equally; $w = 1/2$: shrunk halfway; $w =
+# 0$: plain PCA).
 
 # %%
 kinds = {"DCGAN": "dcgan", "SimCLR (no adversary)": "simclr",
          "contrastive D (GAN + SimCLR)": "contrastive",
-         "self-supervised D (GAN + rotation)": "rotation"}
+         "self-supervised D (GAN + rotation)": "rotation",
+         "BiGAN encoder": "bigan"}
 trained, train_s = {}, {}
 for name, kind in kinds.items():
     t0 = time.time()
@@ -215,7 +229,8 @@ def random_bn(on):
         initial, images.to_gan(on.xb), device=device)
 
 
-bodies = {name: fit.modules["D"].features for name, fit in trained.items()}
+bodies = {name: representation.descriptor_body(fit)
+          for name, fit in trained.items()}
 bodies_val = dict(bodies)
 bodies["random network, BN recomputed"] = random_bn(split)
 bodies_val["random network, BN recomputed"] = random_bn(val)
@@ -236,15 +251,34 @@ chosen, validation_rows = {}, []
 for name, stack in bodies_val.items():
     choice, rows_v = representation.choose_on_validation(
         stack, val, [list(s) for s in config.layer_sets], config.pca_dims,
-        seed=seed, device=device)
+        seed=seed, device=device, powers=config.powers,
+        whitenings=config.whitenings)
     chosen[name] = choice
     validation_rows += [{"network": name} | r for r in rows_v]
 for name, choice in chosen.items():
-    best_v = max(r["map_all"] for r in validation_rows
-                 if r["network"] == name)
+    plain_v = max(r["map_all"] for r in validation_rows
+                  if r["network"] == name and r["power"] == 1.0
+                  and r["whitening"] == 0.0)
     layers = "+".join(str(i + 1) for i in choice["layers"])
     print(f"{name:42s} layers {layers:6s} PCA-{choice['dim']:<4d} "
-          f"validation mAP@all {best_v:.3f}")
+          f"validation mAP@all {plain_v:.3f}")
+
+# %% [markdown]
+# The post-processing sweep, at each network's chosen layers and size (validation mAP@all):
+
+# %%
+sweep = {}
+for r in validation_rows:
+    if r["layers"] == chosen[r["network"]]["layers"] and \
+            r["pca_dim"] == chosen[r["network"]]["dim"]:
+        sweep.setdefault(r["network"], {"network": r["network"]})[
+            f"power {r['power']}, whitening {r['whitening']}"] = r["map_all"]
+settings = [f"power {p}, whitening {w}"
+            for p in config.powers for w in config.whitenings]
+display(Markdown(viz.results_table(list(sweep.values()),
+                                   columns=("network", *settings))))
+for name, c in chosen.items():
+    print(f"{name:42s} chosen: power {c['power']}, whitening {c['whitening']}")
 
 # %% [markdown]
 # ## The test queries, once
@@ -275,14 +309,19 @@ def evaluate_diffused(method, fq, fb):
 
 for name, stack in bodies.items():
     choice = chosen[name]
-    desc = descriptors.PCA(descriptors.PooledLayers(
-        stack, model_cfg, "max", layers=choice["layers"], device=device),
-        choice["dim"], seed=seed)
-    fb = desc.fit_transform(split.xb)  # fitted without labels
-    vectors[name] = (desc.transform(split.xq), fb)
-    evaluate(name, *vectors[name],
-             layers="+".join(str(i + 1) for i in choice["layers"]),
-             pca_dim=choice["dim"])
+    pooled = descriptors.PooledLayers(stack, model_cfg, "max",
+                                      layers=choice["layers"], device=device)
+    raw_b, raw_q = pooled.transform(split.xb), pooled.transform(split.xq)
+    layers = "+".join(str(i + 1) for i in choice["layers"])
+    # PCA fitted on the database, without labels
+    fq, fb = descriptors.postprocess(raw_b, [raw_q, raw_b], choice["dim"],
+                                     seed=seed)
+    vectors[name] = (fq, fb)
+    evaluate(name, fq, fb, layers=layers, pca_dim=choice["dim"])
+    settings = {"power": choice["power"], "whitening": choice["whitening"]}
+    evaluate(f"{name} + post-processing", *descriptors.postprocess(
+        raw_b, [raw_q, raw_b], choice["dim"], seed=seed, **settings),
+        layers=layers, pca_dim=choice["dim"], **settings)
 vectors["raw pixels"] = (descriptors.raw_pixels(split.xq),
                          descriptors.raw_pixels(split.xb))
 evaluate("raw pixels", *vectors["raw pixels"])
@@ -295,20 +334,30 @@ evaluate("classifier features (labels)", features.transform(split.xq),
          features.transform(split.xb), label_free=False)
 
 # %%
-plain = [r for r in rows if not r["method"].endswith("+ diffusion")]
-diffused = {r["method"].removesuffix(" + diffusion"): r["map_all"]
-            for r in rows if r["method"].endswith("+ diffusion")}
-table = [r | {"map_all + diffusion": diffused.get(r["method"])}
-         for r in plain]
+SUFFIXES = (" + diffusion", " + post-processing")
+plain = [r for r in rows if not r["method"].endswith(SUFFIXES)]
+extra = {s: {r["method"].removesuffix(s): r for r in rows
+             if r["method"].endswith(s)} for s in SUFFIXES}
+table = []
+for r in plain:
+    processed = extra[" + post-processing"].get(r["method"], {})
+    table.append(r | {
+        "map_all + diffusion": extra[" + diffusion"][r["method"]]["map_all"]
+        if r["method"] in extra[" + diffusion"] else None,
+        "map_all post-processed": processed.get("map_all"),
+        "power, whitening": f"{processed['power']}, {processed['whitening']}"
+        if processed else None})
 display(Markdown(viz.results_table(table, columns=(
     "method", "label_free", "dim", "layers", "map_all",
-    "map_all + diffusion", "map_1000", "p_at_10", "p_at_100"))))
+    "map_all post-processed", "power, whitening", "map_all + diffusion",
+    "map_1000", "p_at_10", "p_at_100"))))
 
 # %%
 for r in table:
-    extra = r["map_all + diffusion"]
-    extra = f"  + diffusion {extra:.3f}" if extra is not None else ""
-    print(f"{r['method'][:42]:42s} mAP@all {r['map_all']:.3f}{extra}")
+    more = "".join(f"  {label} {r[key]:.3f}" for label, key in [
+        ("post-processed", "map_all post-processed"),
+        ("+ diffusion", "map_all + diffusion")] if r[key] is not None)
+    print(f"{r['method'][:42]:42s} mAP@all {r['map_all']:.3f}{more}")
 
 # %% [markdown]
 # ## Which differences are real
@@ -321,19 +370,22 @@ for r in table:
 
 # %%
 gan_based = ["DCGAN", "contrastive D (GAN + SimCLR)",
-             "self-supervised D (GAN + rotation)"]
+             "self-supervised D (GAN + rotation)", "BiGAN encoder"]
 best_gan = max(gan_based, key=lambda m: next(
     r["map_all"] for r in rows if r["method"] == m))
 pairs = [("DCGAN", "random network, BN recomputed"),
          ("SimCLR (no adversary)", "random network, BN recomputed"),
          ("contrastive D (GAN + SimCLR)", "DCGAN"),
          ("self-supervised D (GAN + rotation)", "DCGAN"),
+         ("BiGAN encoder", "DCGAN"),
          ("contrastive D (GAN + SimCLR)", "SimCLR (no adversary)"),
          (best_gan, "SimCLR (no adversary)"),
          (best_gan, ae_name),
          (best_gan, "random network, BN recomputed"),
          (best_gan, "raw pixels"),
          ("SimCLR (no adversary)", ae_name),
+         (f"{best_gan} + post-processing", best_gan),
+         ("SimCLR (no adversary) + post-processing", "SimCLR (no adversary)"),
          (f"{best_gan} + diffusion", best_gan)]
 comparisons = [{"a": a, "b": b, **metrics.paired_bootstrap(
     per_query[a]["ap_all"], per_query[b]["ap_all"], seed=seed)}
@@ -354,7 +406,8 @@ record = runs.write_results(
     rows, seed=seed, wall_s=time.time() - started, config=config,
     steps=steps, train_s=train_s, chosen_on_validation={
         name: {"layers": "+".join(str(i + 1) for i in c["layers"]),
-               "dim": c["dim"]} for name, c in chosen.items()},
+               "dim": c["dim"], "power": c["power"],
+               "whitening": c["whitening"]} for name, c in chosen.items()},
     validation_study=validation_rows, best_gan_based=best_gan,
     comparisons=comparisons)
 print("wrote", runs.shown(record))
@@ -374,6 +427,7 @@ seed_rows = viz.seed_summary(
     differences=[("DCGAN", "random network, BN recomputed"),
                  ("contrastive D (GAN + SimCLR)", "DCGAN"),
                  ("self-supervised D (GAN + rotation)", "DCGAN"),
+                 ("BiGAN encoder", "DCGAN"),
                  ("contrastive D (GAN + SimCLR)", "SimCLR (no adversary)"),
                  ("self-supervised D (GAN + rotation)",
                   "SimCLR (no adversary)"),

@@ -235,3 +235,27 @@ def test_the_weights_digest_names_the_weights_not_the_network():
     with torch.no_grad():
         same[0].weight[0, 0, 0, 0] += 1e-6
     assert weights_digest(d) != weights_digest(same)
+
+
+def test_postprocess_is_pca_without_options_and_whitens_with_them():
+    rng = np.random.default_rng(0)
+    x = (rng.normal(size=(300, 6)) * [5, 3, 2, 1, 0.5, 0.1]).astype(np.float32)
+    q = rng.normal(size=(10, 6)).astype(np.float32)
+    plain = descriptors.postprocess(x, [q, x], 4)
+    for a, b in zip(plain, descriptors.pca(x, [q, x], 4)):
+        assert np.array_equal(a, b)  # the same floats: chapter 9's plain rows stay as they were
+    full = descriptors.postprocess(x, [x], 4, whitening=1.0)[0]
+    np.testing.assert_allclose(full.var(axis=0, ddof=1), 1.0, rtol=1e-4)  # every component unit variance
+    half = descriptors.postprocess(x, [x], 4, whitening=0.5)[0]
+    np.testing.assert_allclose(half.std(axis=0, ddof=1) ** 2, plain[1].std(axis=0, ddof=1), rtol=1e-4)
+    # signed square roots: the sign of each entry kept, its size compressed
+    y = np.array([[4.0, -9.0], [-1.0, 0.25], [0.0, 1.0]], np.float32)
+    rooted_by_hand = np.array([[2.0, -3.0], [-1.0, 0.5], [0.0, 1.0]], np.float32)
+    np.testing.assert_allclose(descriptors.postprocess(y, [y], 2, power=0.5)[0],
+                               descriptors.pca(rooted_by_hand, [rooted_by_hand], 2)[0], atol=1e-6)
+
+
+@pytest.mark.parametrize("power, whitening", [(0.0, 0.0), (-1.0, 0.0), (1.0, 1.5), (1.0, -0.1)])
+def test_postprocess_rejects_bad_settings(power, whitening):
+    with pytest.raises(ValueError, match="power must be positive"):
+        descriptors.postprocess(np.ones((5, 3), np.float32), [], 2, power, whitening)

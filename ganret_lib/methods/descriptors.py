@@ -49,6 +49,27 @@ def pca(fit_on: np.ndarray, transform: list[np.ndarray], dim: int, whiten: bool 
     return [model._project(x) for x in transform]
 
 
+def postprocess(fit_on: np.ndarray, transform: list[np.ndarray], dim: int, power: float = 1.0,
+                whitening: float = 0.0, seed: int = 0) -> list[np.ndarray]:
+    """Retrieval's usual post-processing, fitted on `fit_on` (the database, no labels) and applied
+    to each array of `transform` (chapter 9): signed power normalisation sign(x) |x|^power (1:
+    none; 0.5 damps the few large activations that dominate a cosine), then PCA to `dim`, each
+    component divided by its standard deviation to the power `whitening` (0: plain PCA, exactly
+    `pca`; 1: full whitening; between: whitening shrunk towards none)."""
+    if power <= 0 or not 0 <= whitening <= 1:
+        raise ValueError(f"power must be positive and whitening between 0 and 1, got {power} and {whitening}")
+
+    def signed_power(x):
+        return x if power == 1 else (np.sign(x) * np.abs(x) ** power).astype(np.float32)
+
+    model = PCA(Pixels(), dim, False, seed)._fit_vectors(signed_power(fit_on))
+    out = [model._project(signed_power(x)) for x in transform]
+    if whitening:
+        scale = (model.variance ** (-whitening / 2)).astype(np.float32)
+        out = [x * scale for x in out]
+    return out
+
+
 POOLS = ("max", "avg")
 ACTIVATIONS = (nn.ReLU, nn.LeakyReLU)
 

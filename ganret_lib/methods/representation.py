@@ -16,7 +16,12 @@ library's one loop, at equal steps and batch size:
   cross-entropy of predicting the turn of real images; G minimises its GAN loss plus
   `rotation_weight_g` times that cross-entropy on its own images (it must draw images whose
   orientation can be told).
-The descriptor is chapter 4's: pooled layers of the body, PCA (`descriptors.PooledLayers`).
+- "bigan": BiGAN (Donahue et al. 2017; ALI, Dumoulin et al. 2017). An encoder E (the body with a
+  head to a code of G's latent size) is trained with G against a discriminator of (image, code)
+  pairs: D tells (x, E(x)) from (G(z), z); G and E fool it together. At the optimum E inverts G,
+  so E must learn what distinguishes images; the descriptor body is E's, not D's.
+The descriptor is chapter 4's: pooled layers of the body (`descriptor_body`), PCA
+(`descriptors.PooledLayers`).
 """
 from __future__ import annotations
 
@@ -35,7 +40,7 @@ from ..gan import losses, models
 from ..retrieval import protocol
 from . import descriptors
 
-KINDS = ("dcgan", "simclr", "contrastive", "rotation")
+KINDS = ("dcgan", "simclr", "contrastive", "rotation", "bigan")
 
 
 class RepresentationDiscriminator(nn.Module):
@@ -57,6 +62,23 @@ class RepresentationDiscriminator(nn.Module):
         """(logits, flattened features h) of one forward pass."""
         maps = self.features(x)
         return self.head(maps).view(-1), maps.flatten(1)
+
+
+class JointDiscriminator(nn.Module):
+    """BiGAN's discriminator of (image, code) pairs: a DCGAN discriminator body on the image, one
+    layer on the code, and a two-layer head on both, joined (Donahue et al. 2017)."""
+
+    def __init__(self, cfg: models.DCGANConfig, hidden: int = 256):
+        super().__init__()
+        base = models.Discriminator(cfg)
+        base.apply(models.init_weights)
+        self.image = base.features
+        self.code = nn.Sequential(nn.Linear(cfg.nz, hidden), nn.LeakyReLU(0.2, True))
+        self.head = nn.Sequential(nn.Linear(base.head.in_channels * 4 * 4 + hidden, hidden),
+                                  nn.LeakyReLU(0.2, True), nn.Linear(hidden, 1))
+
+    def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.cat([self.image(x).flatten(1), self.code(z.flatten(1))], 1)).view(-1)
 
 
 @dataclass
@@ -165,6 +187,37 @@ def gan_step(G, D: RepresentationDiscriminator, opt_g, opt_d, x: torch.Tensor, z
     return {"d_loss": loss_d.detach(), "g_loss": loss_g.detach()} | {k: v.detach() for k, v in extra.items()}
 
 
+def bigan_step(G, E: models.Encoder, D: JointDiscriminator, opt_ge, opt_d, x: torch.Tensor,
+               z: torch.Tensor) -> dict:
+    """One BiGAN step: D on telling (x, E(x)) (real) from (G(z), z) (fake), then G and E together
+    on the same loss with the labels swapped (the non-saturating form for both)."""
+    code, fake = E(x), G(z)
+    loss_d = losses.d_loss(D(x, code.detach()), D(fake.detach(), z))
+    opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    opt_d.step()
+    loss_ge = losses.d_loss(D(fake, z), D(x, code))
+    opt_ge.zero_grad(set_to_none=True)
+    loss_ge.backward()
+    opt_ge.step()
+    return {"d_loss": loss_d.detach(), "ge_loss": loss_ge.detach()}
+
+
+def build_bigan(model_cfg: models.DCGANConfig, seed: int = 0) -> tuple[models.Generator, models.Encoder,
+                                                                          JointDiscriminator]:
+    """(G, E, D): chapter 3's G and body of this seed (E's body starts as every other kind's),
+    E's head to a code of G's latent size, a fresh joint discriminator."""
+    G, base = models.build_dcgan(model_cfg, seed)
+    E = models.Encoder(model_cfg)
+    E.features = base.features
+    return G, E, JointDiscriminator(model_cfg)
+
+
+def descriptor_body(fit: Fitter) -> nn.Sequential:
+    """The body whose pooled layers are the descriptor: the encoder's for BiGAN, D's otherwise."""
+    return fit.modules["E" if "E" in fit.modules else "D"].features
+
+
 def build(model_cfg: models.DCGANConfig, seed: int = 0) -> tuple[models.Generator, RepresentationDiscriminator]:
     """(G, D): chapter 3's DCGAN of this seed (`gan.models.build_dcgan`, so every kind starts from
     the same G and the same body), D with its two heads added (PyTorch's default initialisation)."""
@@ -176,15 +229,18 @@ def train(name: str, model_cfg: models.DCGANConfig, cfg: RepresentationConfig, f
           stored: np.ndarray, data_id: str, device="auto", progress: bool = True,
           until: int | None = None) -> Fitter:
     """Train (or load, or resume) one network of `cfg.kind` on stored uint8 images; `data_id` names
-    them (part of the run's identity). `.modules["D"]` is the RepresentationDiscriminator; a GAN
-    kind also has `.modules["G"]`."""
+    them (part of the run's identity). `.modules["D"]` is the RepresentationDiscriminator (for
+    "bigan" the JointDiscriminator, with the encoder in `.modules["E"]`); a GAN kind also has
+    `.modules["G"]`. `descriptor_body(fit)` is the body to describe images with."""
     device = resolve_device(device)
-    G, D = build(model_cfg, fit_cfg.seed)
-    G, D = G.to(device), D.to(device)
     x = im.to_gan(stored)
     betas = (cfg.beta1, 0.999)
-    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=betas)
     configs = {"model": asdict(model_cfg), "representation": asdict(cfg), "data": data_id}
+    if cfg.kind == "bigan":
+        return _train_bigan(name, model_cfg, cfg, fit_cfg, x, configs, device, progress, until)
+    G, D = build(model_cfg, fit_cfg.seed)
+    G, D = G.to(device), D.to(device)
+    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=betas)
     if cfg.kind == "simclr":
         def step(_, idx, g):
             return simclr_step(D, opt_d, x[idx].to(device), g, cfg)
@@ -201,19 +257,49 @@ def train(name: str, model_cfg: models.DCGANConfig, cfg: RepresentationConfig, f
                        configs, progress=progress, until=until)
 
 
+def _train_bigan(name, model_cfg, cfg, fit_cfg, x, configs, device, progress, until) -> Fitter:
+    G, E, D = (m.to(device) for m in build_bigan(model_cfg, fit_cfg.seed))
+    betas = (cfg.beta1, 0.999)
+    opt_ge = torch.optim.Adam([*G.parameters(), *E.parameters()], lr=cfg.lr, betas=betas)
+    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=betas)
+
+    def step(_, idx, g):
+        z = torch.randn(len(idx), model_cfg.nz, generator=g)
+        return bigan_step(G, E, D, opt_ge, opt_d, x[idx].to(device), z.to(device))
+
+    return fit_or_load(name, {"G": G, "E": E, "D": D}, {"adam_ge": opt_ge, "adam_d": opt_d}, step, len(x), fit_cfg,
+                       configs, progress=progress, until=until)
+
+
 def choose_on_validation(stack: nn.Sequential, val, layer_sets: list, dims: list, pool: str = "max",
-                         seed: int = 0, device="auto") -> tuple[dict, list[dict]]:
+                         seed: int = 0, device="auto", powers=(1.0,), whitenings=(0.0,)) -> tuple[dict, list[dict]]:
     """Chapter 4's recipe for a body `stack`, its settings chosen on validation queries: every
     layer set (0-based activation layers) and PCA size, cosine, mAP@all on `val` (a split drawn
-    from the training set). Returns ({"layers": [...], "dim": d}, the validation rows)."""
+    from the training set); then, at the chosen layers and size, every post-processing
+    (`descriptors.postprocess`: each power normalisation and whitening exponent). Returns
+    ({"layers": [...], "dim": d, "power": p, "whitening": w}, the validation rows)."""
     fb = descriptors.layer_features(stack, im.to_gan(val.xb), pool, progress=False, device=device)
     fq = descriptors.layer_features(stack, im.to_gan(val.xq), pool, progress=False, device=device)
+
+    def evaluate(b, q, name, layers, dim, power=1.0, whitening=0.0):
+        pq, pb = descriptors.postprocess(b, [q, b], min(dim, b.shape[1]), power, whitening, seed)
+        return protocol.evaluate(name, pq, pb, val, metric="cosine", progress=False, layers=list(layers),
+                                 pca_dim=dim, power=power, whitening=whitening)
+
     rows = []
     for layers in layer_sets:
         b, q = descriptors.combine(fb, layers), descriptors.combine(fq, layers)
         for dim in dims:
-            pq, pb = descriptors.pca(b, [q, b], min(dim, b.shape[1]), seed=seed)
-            rows.append(protocol.evaluate(f"layers {'+'.join(str(i + 1) for i in layers)}, PCA-{dim}", pq, pb, val,
-                                          metric="cosine", progress=False, layers=list(layers), pca_dim=dim))
+            rows.append(evaluate(b, q, f"layers {'+'.join(str(i + 1) for i in layers)}, PCA-{dim}", layers, dim))
     best = max(rows, key=lambda r: r["map_all"])
-    return {"layers": best["layers"], "dim": best["pca_dim"]}, rows
+    b, q = descriptors.combine(fb, best["layers"]), descriptors.combine(fq, best["layers"])
+    processed = []
+    for power in powers:
+        for whitening in whitenings:
+            if (power, whitening) != (1.0, 0.0):
+                processed.append(evaluate(b, q, f"{best['method']}, power {power}, whitening {whitening}",
+                                          best["layers"], best["pca_dim"], power, whitening))
+    best_processed = max([best, *processed], key=lambda r: r["map_all"])
+    choice = {"layers": best["layers"], "dim": best["pca_dim"], "power": best_processed["power"],
+              "whitening": best_processed["whitening"]}
+    return choice, rows + processed

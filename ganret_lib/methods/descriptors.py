@@ -49,25 +49,37 @@ def pca(fit_on: np.ndarray, transform: list[np.ndarray], dim: int, whiten: bool 
     return [model._project(x) for x in transform]
 
 
+class PostProcess:
+    """Retrieval's usual post-processing (chapter 9), fitted on the database without labels:
+    signed power normalisation sign(x) |x|^power (1: none; 0.5 damps the few large activations
+    that dominate a cosine), then PCA to `dim`; `apply(x, whitening)` then divides each
+    component by its standard deviation to the power `whitening` (0: plain PCA, exactly `pca`;
+    1: full whitening; between: whitening shrunk towards none). One fit serves every whitening."""
+
+    def __init__(self, dim: int, power: float = 1.0, seed: int = 0):
+        if power <= 0:
+            raise ValueError(f"power must be positive, got {power}")
+        self.dim, self.power, self.seed = dim, power, seed
+
+    def _signed_power(self, x: np.ndarray) -> np.ndarray:
+        return x if self.power == 1 else (np.sign(x) * np.abs(x) ** self.power).astype(np.float32)
+
+    def fit(self, x: np.ndarray) -> PostProcess:
+        self.pca = PCA(Pixels(), self.dim, False, self.seed)._fit_vectors(self._signed_power(x))
+        return self
+
+    def apply(self, x: np.ndarray, whitening: float = 0.0) -> np.ndarray:
+        if not 0 <= whitening <= 1:
+            raise ValueError(f"whitening must be between 0 and 1, got {whitening}")
+        out = self.pca._project(self._signed_power(x))
+        return out * (self.pca.variance ** (-whitening / 2)).astype(np.float32) if whitening else out
+
+
 def postprocess(fit_on: np.ndarray, transform: list[np.ndarray], dim: int, power: float = 1.0,
                 whitening: float = 0.0, seed: int = 0) -> list[np.ndarray]:
-    """Retrieval's usual post-processing, fitted on `fit_on` (the database, no labels) and applied
-    to each array of `transform` (chapter 9): signed power normalisation sign(x) |x|^power (1:
-    none; 0.5 damps the few large activations that dominate a cosine), then PCA to `dim`, each
-    component divided by its standard deviation to the power `whitening` (0: plain PCA, exactly
-    `pca`; 1: full whitening; between: whitening shrunk towards none)."""
-    if power <= 0 or not 0 <= whitening <= 1:
-        raise ValueError(f"power must be positive and whitening between 0 and 1, got {power} and {whitening}")
-
-    def signed_power(x):
-        return x if power == 1 else (np.sign(x) * np.abs(x) ** power).astype(np.float32)
-
-    model = PCA(Pixels(), dim, False, seed)._fit_vectors(signed_power(fit_on))
-    out = [model._project(signed_power(x)) for x in transform]
-    if whitening:
-        scale = (model.variance ** (-whitening / 2)).astype(np.float32)
-        out = [x * scale for x in out]
-    return out
+    """`PostProcess` fitted on `fit_on` (the database) and applied to each array of `transform`."""
+    fitted = PostProcess(dim, power, seed).fit(fit_on)
+    return [fitted.apply(x, whitening) for x in transform]
 
 
 POOLS = ("max", "avg")

@@ -281,23 +281,26 @@ def choose_on_validation(stack: nn.Sequential, val, layer_sets: list, dims: list
     fb = descriptors.layer_features(stack, im.to_gan(val.xb), pool, progress=False, device=device)
     fq = descriptors.layer_features(stack, im.to_gan(val.xq), pool, progress=False, device=device)
 
-    def evaluate(b, q, name, layers, dim, power=1.0, whitening=0.0):
-        pq, pb = descriptors.postprocess(b, [q, b], min(dim, b.shape[1]), power, whitening, seed)
-        return protocol.evaluate(name, pq, pb, val, metric="cosine", progress=False, layers=list(layers),
+    def evaluate(name, q, b, layers, dim, power=1.0, whitening=0.0):
+        return protocol.evaluate(name, q, b, val, metric="cosine", progress=False, layers=list(layers),
                                  pca_dim=dim, power=power, whitening=whitening)
 
     rows = []
     for layers in layer_sets:
         b, q = descriptors.combine(fb, layers), descriptors.combine(fq, layers)
         for dim in dims:
-            rows.append(evaluate(b, q, f"layers {'+'.join(str(i + 1) for i in layers)}, PCA-{dim}", layers, dim))
+            fitted = descriptors.PostProcess(min(dim, b.shape[1]), seed=seed).fit(b)
+            rows.append(evaluate(f"layers {'+'.join(str(i + 1) for i in layers)}, PCA-{dim}", fitted.apply(q),
+                                 fitted.apply(b), layers, dim))
     best = max(rows, key=lambda r: r["map_all"])
     b, q = descriptors.combine(fb, best["layers"]), descriptors.combine(fq, best["layers"])
     processed = []
     for power in powers:
+        fitted = descriptors.PostProcess(min(best["pca_dim"], b.shape[1]), power, seed).fit(b)
         for whitening in whitenings:
             if (power, whitening) != (1.0, 0.0):
-                processed.append(evaluate(b, q, f"{best['method']}, power {power}, whitening {whitening}",
+                processed.append(evaluate(f"{best['method']}, power {power}, whitening {whitening}",
+                                          fitted.apply(q, whitening), fitted.apply(b, whitening),
                                           best["layers"], best["pca_dim"], power, whitening))
     best_processed = max([best, *processed], key=lambda r: r["map_all"])
     choice = {"layers": best["layers"], "dim": best["pca_dim"], "power": best_processed["power"],

@@ -48,7 +48,7 @@ import sys
 
 if "google.colab" in sys.modules:
     repository = "https://github.com/ganret/ganret"  # _config.yml
-    commit = "2b1821db358d820f3b580d81fff1d4e5fa4cd707"  # of this run
+    commit = "4d20ba8593fd251e123d85732ff9660b151c95eb"  # of this run
     source = os.environ.get("GANRET_INSTALL", f"git+{repository}@{commit}")
     # %pip install -q "ganret_lib @ {source}"
     importlib.invalidate_caches()  # so that this kernel imports the new install

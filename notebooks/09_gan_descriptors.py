@@ -316,14 +316,21 @@ for name, stack in bodies.items():
     raw_b, raw_q = pooled.transform(split.xb), pooled.transform(split.xq)
     layers = "+".join(str(i + 1) for i in choice["layers"])
     # PCA fitted on the database, without labels
-    fq, fb = descriptors.postprocess(raw_b, [raw_q, raw_b], choice["dim"],
-                                     seed=seed)
-    vectors[name] = (fq, fb)
-    evaluate(name, fq, fb, layers=layers, pca_dim=choice["dim"])
+    fitted = descriptors.PostProcess(choice["dim"], seed=seed).fit(raw_b)
+    vectors[name] = (fitted.apply(raw_q), fitted.apply(raw_b))
+    evaluate(name, *vectors[name], layers=layers, pca_dim=choice["dim"])
     settings = {"power": choice["power"], "whitening": choice["whitening"]}
-    evaluate(f"{name} + post-processing", *descriptors.postprocess(
-        raw_b, [raw_q, raw_b], choice["dim"], seed=seed, **settings),
-        layers=layers, pca_dim=choice["dim"], **settings)
+    processed = f"{name} + post-processing"
+    if settings == {"power": 1.0, "whitening": 0.0}:  # the same vectors
+        rows.append(rows[-1] | {"method": processed} | settings)
+        per_query[processed] = per_query[name]
+        continue
+    if settings["power"] != 1.0:
+        fitted = descriptors.PostProcess(choice["dim"], settings["power"],
+                                         seed=seed).fit(raw_b)
+    evaluate(processed, fitted.apply(raw_q, settings["whitening"]),
+             fitted.apply(raw_b, settings["whitening"]), layers=layers,
+             pca_dim=choice["dim"], **settings)
 vectors["raw pixels"] = (descriptors.raw_pixels(split.xq),
                          descriptors.raw_pixels(split.xb))
 evaluate("raw pixels", *vectors["raw pixels"])

@@ -562,9 +562,12 @@ if full:
 
     hog, paired = ratio("edge maps"), ratio("pix2pix")
     held_out = ratio("pix2pix", "held out")["ratio"]
-    vs_hog = next(c for c in full["comparisons"]
-                  if c["a"] == "pix2pix G(sketch) | seen | GAN descriptor"
-                  and c["b"].startswith("edge maps"))
+    vs_hog, cycle_vs_hog = (next(
+        c for c in full["comparisons"]
+        if c["a"] == f"{route} G(sketch) | seen | GAN descriptor"
+        and c["b"].startswith("edge maps"))
+        for route in ("pix2pix", "CycleGAN"))
+    mrr = {r["method"]: r["mrr"] for r in full["instance_rows"]}
     lines = [
         f"- pix2pix, fraction of the photo query's mAP@all (GAN descriptor): "
         f"{verdict(paired, 0.8)}.",
@@ -572,10 +575,15 @@ if full:
         f"- Edge maps + HOG (handcrafted): {hog['ratio']:.2f} "
         f"[{hog['low']:.2f}, {hog['high']:.2f}]; pix2pix minus it, mAP@all: "
         f"{vs_hog['diff']:+.3f} [{vs_hog['low']:+.3f}, {vs_hog['high']:+.3f}]"
-        " (goal: above it).",
+        " (goal: above it); CycleGAN minus it: "
+        f"{cycle_vs_hog['diff']:+.3f} [{cycle_vs_hog['low']:+.3f}, "
+        f"{cycle_vs_hog['high']:+.3f}].",
         f"- Held-out style, pix2pix: {held_out:.2f} of the ceiling, "
         f"{paired['ratio'] - held_out:.2f} below the seen style (goal: at "
-        "most 0.10)."]
+        "most 0.10).",
+        f"- Instance level (the sketch's own photo), MRR: edge maps + HOG "
+        f"{mrr['edge maps + HOG (handcrafted) | seen']:.3f}, pix2pix "
+        f"{mrr['pix2pix G(sketch) | seen']:.3f}."]
     display(Markdown(
         "Full profile (60,000 database photos, 10,000 sketch queries per "
         "style), against the chapter's goal:\n\n" + "\n".join(lines)
@@ -603,6 +611,11 @@ else:
 #   thirds of the photo query's mAP@all) but not an unpaired one, the adversarial term adds
 #   almost nothing to L1, and the classical edge-map route is better than every translator,
 #   most of all at finding the very photo.
+# - With the full profile's training (ten times the steps, all 60,000 photos) the class-level
+#   picture changes: pix2pix and CycleGAN reach their goal fractions and pix2pix overtakes the
+#   handcrafted route, while CycleGAN stays below it, the held-out style still costs pix2pix more
+#   than the 10 points allowed, and the handcrafted route keeps its lead at finding the very
+#   photo (the full-profile section above).
 #
 # ## Exercises
 #

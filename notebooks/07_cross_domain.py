@@ -45,7 +45,7 @@ import sys
 
 if "google.colab" in sys.modules:
     repository = "https://github.com/ganret/ganret"  # _config.yml
-    commit = "374fc5ea45b225329e52eee2cb7f1905f2cdd621"  # of this run
+    commit = "e326594c97a089f7d277a5f3940ce688cabc8c8c"  # of this run
     source = os.environ.get("GANRET_INSTALL", f"git+{repository}@{commit}")
     # %pip install -q "ganret_lib @ {source}"
     importlib.invalidate_caches()  # so that this kernel imports the new install

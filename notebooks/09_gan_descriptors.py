@@ -47,7 +47,7 @@ import sys
 
 if "google.colab" in sys.modules:
     repository = "https://github.com/ganret/ganret"  # _config.yml
-    commit = "222900718b7d58997b31370ef825a42be0c926c4"  # of this run
+    commit = "58737a7aea139c1bbcbbb48ee47ac3a4528fed9b"  # of this run
     source = os.environ.get("GANRET_INSTALL", f"git+{repository}@{commit}")
     # %pip install -q "ganret_lib @ {source}"
     importlib.invalidate_caches()  # so that this kernel imports the new install

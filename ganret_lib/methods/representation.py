@@ -237,7 +237,7 @@ def train(name: str, model_cfg: models.DCGANConfig, cfg: RepresentationConfig, f
     betas = (cfg.beta1, 0.999)
     configs = {"model": asdict(model_cfg), "representation": asdict(cfg), "data": data_id}
     if cfg.kind == "bigan":
-        return _train_bigan(name, model_cfg, cfg, fit_cfg, x, configs, device, progress, until)
+        return _train_bigan(name, model_cfg, cfg, fit_cfg, x, configs, betas, device, progress, until)
     G, D = build(model_cfg, fit_cfg.seed)
     G, D = G.to(device), D.to(device)
     opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=betas)
@@ -257,9 +257,8 @@ def train(name: str, model_cfg: models.DCGANConfig, cfg: RepresentationConfig, f
                        configs, progress=progress, until=until)
 
 
-def _train_bigan(name, model_cfg, cfg, fit_cfg, x, configs, device, progress, until) -> Fitter:
+def _train_bigan(name, model_cfg, cfg, fit_cfg, x, configs, betas, device, progress, until) -> Fitter:
     G, E, D = (m.to(device) for m in build_bigan(model_cfg, fit_cfg.seed))
-    betas = (cfg.beta1, 0.999)
     opt_ge = torch.optim.Adam([*G.parameters(), *E.parameters()], lr=cfg.lr, betas=betas)
     opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=betas)
 

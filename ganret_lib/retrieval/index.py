@@ -193,6 +193,17 @@ class Index:
         return index
 
 
+def _timed(search, repeats: int, *args, **kwargs):
+    """(median seconds of `repeats` calls of `search(*args, **kwargs)`, its last result): the
+    median of a few runs, because these machines are shared."""
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        result = search(*args, **kwargs)
+        times.append(time.perf_counter() - started)
+    return float(np.median(times)), result
+
+
 SEARCH_PARAMETER = {"ivf": "nprobe", "pq": "nprobe", "hnsw": "efSearch"}
 DEFAULT_SWEEPS = {"flat": [None], "ivf": [1, 4, 16, 64], "hnsw": [16, 64, 256], "pq": [1, 4, 16, 64]}
 
@@ -221,12 +232,7 @@ def compare_indexes(xb, xq, metric: str = "cosine", k: int = 10, sweeps: dict | 
             if value is not None:
                 target = built.index.hnsw if kind == "hnsw" else built.index
                 setattr(target, SEARCH_PARAMETER[kind], value)
-            times = []
-            for _ in range(repeats):  # the median of a few runs: these machines are shared
-                started = time.perf_counter()
-                _, found = built.search(xq, k, progress=False)
-                times.append(time.perf_counter() - started)
-            search_s = float(np.median(times))
+            search_s, (_, found) = _timed(built.search, repeats, xq, k, progress=False)
             recall = np.mean([len(np.intersect1d(a, b)) / k for a, b in zip(found, truth)])
             rows.append({"kind": kind, "parameter": SEARCH_PARAMETER.get(kind), "value": value,
                          f"recall_at_{k}": float(recall), "qps": len(xq) / search_s,
@@ -291,14 +297,10 @@ def compare_binary_indexes(db_codes, q_codes, k: int = 10, sweeps: dict | None =
             if value is not None:
                 target = built.hnsw if kind == "hnsw" else built
                 setattr(target, BINARY_SEARCH_PARAMETER[kind], value)
-            times = []
-            for _ in range(repeats):
-                started = time.perf_counter()
-                distances, found = built.search(xq, k)
-                times.append(time.perf_counter() - started)
+            search_s, (distances, found) = _timed(built.search, repeats, xq, k)
             valid = (found >= 0) & (distances <= kth)  # -1: fewer than k items found
             rows.append({"kind": kind, "parameter": BINARY_SEARCH_PARAMETER.get(kind), "value": value,
                          "bits": bits, f"recall_at_{k}": float(valid.mean()),
-                         "qps": len(xq) / float(np.median(times)), "bytes_per_item": nbytes / len(xb),
+                         "qps": len(xq) / search_s, "bytes_per_item": nbytes / len(xb),
                          "build_s": build_s})
     return rows

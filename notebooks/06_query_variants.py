@@ -45,7 +45,7 @@ import sys
 
 if "google.colab" in sys.modules:
     repository = "https://github.com/ganret/ganret"  # _config.yml
-    commit = "a79f20f0d44fefe8a327c97b97073905eb840bf1"  # of this run
+    commit = "565c2147e5d338ab2d4096a1875454f130ee6d17"  # of this run
     source = os.environ.get("GANRET_INSTALL", f"git+{repository}@{commit}")
     # %pip install -q "ganret_lib @ {source}"
     importlib.invalidate_caches()  # so that this kernel imports the new install
@@ -623,7 +623,7 @@ if full:
         c = next(c for c in full["comparisons"] if c["a"] == a and c["b"] == b)
         return f"{c['diff']:+.4f} [{c['low']:+.4f}, {c['high']:+.4f}]", c
 
-    def verdict(c, goal):  # the goal: a gain of at least `goal`, interval above 0
+    def verdict(c, goal):  # at least `goal`, interval above 0
         return "met" if c["diff"] >= goal and c["low"] > 0 else "not met"
 
     gain, gain_c = difference("GAN variants", "no expansion")

@@ -90,6 +90,24 @@ def pr_curves(curves: dict[str, dict], ax=None, title: str = "Precision-recall (
 TABLE_COLUMNS = ("method", "metric", "dim", "label_free", "map_all", "map_1000", "p_at_10", "p_at_100")
 
 
+def find_comparison(comparisons: list[dict], a: str, b: str) -> dict:
+    """The paired comparison "a − b" of a record's list (`metrics.paired_bootstrap` rows)."""
+    found = [c for c in comparisons if c["a"] == a and c["b"] == b]
+    if not found:
+        raise KeyError(f"no comparison {a!r} − {b!r} in the record")
+    return found[0]
+
+
+def interval_text(c: dict, digits: int = 3) -> str:
+    """A comparison as "+0.004 [+0.002, +0.005]": the difference and its interval."""
+    return f"{c['diff']:+.{digits}f} [{c['low']:+.{digits}f}, {c['high']:+.{digits}f}]"
+
+
+def goal_verdict(c: dict, at_least: float) -> str:
+    """"met" when the difference is at least `at_least` and its interval lies above 0."""
+    return "met" if c["diff"] >= at_least and c["low"] > 0 else "not met"
+
+
 def results_table(rows: list[dict], columns=TABLE_COLUMNS, digits: int = 3) -> str:
     """A Markdown table of results rows (numbers rounded), for `IPython.display.Markdown`."""
     columns = [c for c in columns if any(c in row for row in rows)]

@@ -620,20 +620,19 @@ print("wrote", runs.shown(record))
 full = runs.read_results("06_query_variants", "full", missing_ok=True)
 if full:
     def difference(a, b):
-        c = next(c for c in full["comparisons"] if c["a"] == a and c["b"] == b)
-        return f"{c['diff']:+.4f} [{c['low']:+.4f}, {c['high']:+.4f}]", c
+        return viz.find_comparison(full["comparisons"], a, b)
 
-    def verdict(c, goal):  # at least `goal`, interval above 0
-        return "met" if c["diff"] >= goal and c["low"] > 0 else "not met"
-
-    gain, gain_c = difference("GAN variants", "no expansion")
-    on_top, on_top_c = difference("GAN variants + diffusion", "diffusion")
+    gain = difference("GAN variants", "no expansion")
+    on_top = difference("GAN variants + diffusion", "diffusion")
     lines = [
-        f"- GAN variants − no expansion, mAP@all: {gain}; goal (at least "
-        f"+0.02, interval above 0) {verdict(gain_c, 0.02)}.",
-        f"- GAN variants + diffusion − diffusion: {on_top}; goal (above 0) "
-        f"{verdict(on_top_c, 0.0)}.",
-        *(f"- {a} − {b}: {difference(a, b)[0]}." for a, b in [
+        f"- GAN variants − no expansion, mAP@all: {viz.interval_text(gain, 4)}; "
+        f"goal (at least +0.02, interval above 0) "
+        f"{viz.goal_verdict(gain, 0.02)}.",
+        f"- GAN variants + diffusion − diffusion: "
+        f"{viz.interval_text(on_top, 4)}; goal (above 0) "
+        f"{viz.goal_verdict(on_top, 0.0)}.",
+        *(f"- {a} − {b}: {viz.interval_text(difference(a, b), 4)}."
+          for a, b in [
             ("diffusion", "no expansion"),
             ("GAN variants", "random codes variants"),
             ("GAN variants", "autoencoder variants")])]

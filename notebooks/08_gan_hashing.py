@@ -691,27 +691,20 @@ print(f"wrote {runs.shown(record)} ({time.time() - started:.0f} s)")
 full = runs.read_results("08_gan_hashing", "full", missing_ok=True)
 if full:
     def difference(a, b):
-        c = next(c for c in full["comparisons"] if c["a"] == a and c["b"] == b)
-        return c, f"{c['diff']:+.3f} [{c['low']:+.3f}, {c['high']:+.3f}]"
+        return viz.find_comparison(full["comparisons"], a, b)
 
-    def gan_vs_itq(b, unseen=""):
-        return difference(f"GAN trained to hash, {b} bits{unseen}",
-                          f"GAN features (trained D), ITQ-{b}{unseen}")
-
-    def beats_by(c, margin):  # at least `margin` better, interval above 0
-        return "met" if c["diff"] >= margin and c["low"] > 0 else "not met"
-
-    code, shown = difference("GAN features (trained D), ITQ-32",
-                             "GAN features (trained D), float")
+    code = difference("GAN features (trained D), ITQ-32",
+                      "GAN features (trained D), float")
     within = "met" if code["high"] >= 0 else "not met"
     lines = [f"- 32-bit ITQ code of the GAN descriptor minus the float "
-             f"descriptor, tie-aware mAP@all: {shown}; goal (not below it "
-             f"beyond its interval) {within}."]
+             f"descriptor, tie-aware mAP@all: {viz.interval_text(code)}; goal "
+             f"(not below it beyond its interval) {within}."]
     for b, unseen in [(16, ""), (32, ""), (32, " (unseen classes)")]:
-        c, shown = gan_vs_itq(b, unseen)
+        c = difference(f"GAN trained to hash, {b} bits{unseen}",
+                       f"GAN features (trained D), ITQ-{b}{unseen}")
         lines.append(f"- GAN trained to hash minus ITQ on the GAN descriptor, "
-                     f"{b} bits{unseen}: {shown}; goal (+0.01) "
-                     f"{beats_by(c, 0.01)}.")
+                     f"{b} bits{unseen}: {viz.interval_text(c)}; goal (+0.01) "
+                     f"{viz.goal_verdict(c, 0.01)}.")
     lines.append("- Gap between the pessimistic and the optimistic tie rule, "
                  "largest over the codes: " + ", ".join(
                      f"{r['bits']} bits {r['largest_gap']:.3f}"

@@ -79,3 +79,17 @@ def test_a_grid_saves_as_a_small_png_drawn_like_the_figure(tmp_path):
     assert png.shape[:2] == (2 * (2 * 5 + 1), 2 * (3 * 5 + 1))  # 2 rows, 3 columns, borders, zoom 2
     # as image_grid draws with gray_r: bright garment pixels and the borders dark, background white
     assert png[2, 2, 0] == 0.0 and png[0, 0, 0] == 0.0 and png[2, 12, 0] == 1.0
+
+
+def test_comparison_helpers_find_format_and_judge_a_difference():
+    rows = [{"a": "x", "b": "y", "diff": 0.0042, "low": 0.0019, "high": 0.0061},
+            {"a": "x", "b": "z", "diff": 0.03, "low": -0.001, "high": 0.06}]
+    c = viz.find_comparison(rows, "x", "y")
+    assert c is rows[0]
+    assert viz.interval_text(c) == "+0.004 [+0.002, +0.006]"
+    assert viz.interval_text(c, 4) == "+0.0042 [+0.0019, +0.0061]"
+    assert viz.goal_verdict(c, 0.0) == "met"
+    assert viz.goal_verdict(c, 0.01) == "not met"  # above 0, but below the goal
+    assert viz.goal_verdict(rows[1], 0.02) == "not met"  # the interval reaches 0
+    with pytest.raises(KeyError, match="'y' − 'x'"):
+        viz.find_comparison(rows, "y", "x")

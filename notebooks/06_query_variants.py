@@ -45,7 +45,7 @@ import sys
 
 if "google.colab" in sys.modules:
     repository = "https://github.com/ganret/ganret"  # _config.yml
-    commit = "565c2147e5d338ab2d4096a1875454f130ee6d17"  # of this run
+    commit = "082ef1963ccedb112dcb12767355f7483b35528d"  # of this run
     source = os.environ.get("GANRET_INSTALL", f"git+{repository}@{commit}")
     # %pip install -q "ganret_lib @ {source}"
     importlib.invalidate_caches()  # so that this kernel imports the new install
@@ -625,8 +625,9 @@ if full:
     gain = difference("GAN variants", "no expansion")
     on_top = difference("GAN variants + diffusion", "diffusion")
     lines = [
-        f"- GAN variants − no expansion, mAP@all: {viz.interval_text(gain, 4)}; "
-        f"goal (at least +0.02, interval above 0) "
+        f"- GAN variants − no expansion, mAP@all: "
+        f"{viz.interval_text(gain, 4)}; goal (at least +0.02, interval "
+        "above 0) "
         f"{viz.goal_verdict(gain, 0.02)}.",
         f"- GAN variants + diffusion − diffusion: "
         f"{viz.interval_text(on_top, 4)}; goal (above 0) "

@@ -48,7 +48,7 @@ import sys
 
 if "google.colab" in sys.modules:
     repository = "https://github.com/ganret/ganret"  # _config.yml
-    commit = "565c2147e5d338ab2d4096a1875454f130ee6d17"  # of this run
+    commit = "082ef1963ccedb112dcb12767355f7483b35528d"  # of this run
     source = os.environ.get("GANRET_INSTALL", f"git+{repository}@{commit}")
     # %pip install -q "ganret_lib @ {source}"
     importlib.invalidate_caches()  # so that this kernel imports the new install

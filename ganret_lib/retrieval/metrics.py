@@ -43,7 +43,8 @@ def ranks_from_relevance(relevance: np.ndarray) -> np.ndarray:
 
 
 def _hits(ranks: np.ndarray, k: float) -> np.ndarray:
-    return ranks <= k
+    """ranks <= k. Ranks increase along a row, so r_i >= i: only the first k entries can hit."""
+    return ranks[:, :max(int(k), 0)] <= k
 
 
 def precision_at_k(ranks: np.ndarray, k: int) -> np.ndarray:
@@ -61,9 +62,16 @@ def recall_at_k(ranks: np.ndarray, n_relevant: np.ndarray, k: int) -> np.ndarray
 def average_precision(ranks: np.ndarray, n_relevant: np.ndarray, k: int | None = None) -> np.ndarray:
     """AP per query; k=None gives AP over the whole ranking (divisor R), else AP@k (divisor min(R, k))."""
     ranks = np.asarray(ranks, dtype=np.float64)
+    return _average_precision(ranks, _precision(ranks), n_relevant, k)
+
+
+def _precision(ranks: np.ndarray) -> np.ndarray:
+    """i / r_i: the precision at each relevant item (0 where the rank is inf, never retrieved)."""
+    return np.arange(1, ranks.shape[1] + 1, dtype=np.float64) / ranks
+
+
+def _average_precision(ranks, precision, n_relevant, k):
     n_relevant = np.asarray(n_relevant, dtype=np.float64)
-    i = np.arange(1, ranks.shape[1] + 1, dtype=np.float64)
-    precision = i / ranks  # 0 where the rank is inf (never retrieved)
     if k is not None:
         precision = np.where(ranks <= k, precision, 0.0)
     total = precision.sum(axis=1)
@@ -76,15 +84,25 @@ def interpolated_precision(ranks: np.ndarray, n_relevant: np.ndarray,
                            recall_levels: np.ndarray = RECALL_LEVELS) -> np.ndarray:
     """Interpolated precision at each recall level, per query: shape (queries, levels)."""
     ranks = np.asarray(ranks, dtype=np.float64)
-    n_relevant = np.asarray(n_relevant)
-    i = np.arange(1, ranks.shape[1] + 1, dtype=np.float64)
-    precision = i / ranks  # 0 where the rank is inf (never retrieved)
-    # max over i' >= i: a reverse running maximum
-    best_after = np.maximum.accumulate(precision[:, ::-1], axis=1)[:, ::-1]
+    return _interpolated_precision(_precision(ranks), np.asarray(n_relevant), recall_levels)
+
+
+def _interpolated_precision(precision, n_relevant, recall_levels):
+    """max_{i >= needed(t)} precision_i for each level t: the maximum of each stretch between two
+    needed items (`np.maximum.reduceat`), then a running maximum from the right over those few
+    stretches. Rows with the same R share their stretches (a batch has one or two values of R)."""
     has_relevant = n_relevant > 0
-    needed = items_needed(recall_levels, np.where(has_relevant, n_relevant, 1)[:, None])
-    out = np.take_along_axis(best_after, needed - 1, axis=1) if ranks.shape[1] else np.full(needed.shape, np.nan)
-    return np.where(has_relevant[:, None], out, np.nan)
+    out = np.full((len(precision), len(recall_levels)), np.nan)
+    if precision.shape[1] == 0:
+        return out
+    for count in np.unique(n_relevant[has_relevant]):
+        rows = np.flatnonzero(n_relevant == count)
+        needed = items_needed(recall_levels, count) - 1  # 0-based, ascending with the level
+        starts, which = np.unique(needed, return_inverse=True)
+        stretch = np.maximum.reduceat(precision[rows], starts, axis=1)
+        best_after = np.maximum.accumulate(stretch[:, ::-1], axis=1)[:, ::-1]
+        out[rows] = best_after[:, which]
+    return out
 
 
 def items_needed(recall_levels: np.ndarray, n_relevant) -> np.ndarray:
@@ -102,13 +120,15 @@ def items_needed(recall_levels: np.ndarray, n_relevant) -> np.ndarray:
 def evaluate_ranks(ranks: np.ndarray, n_relevant: np.ndarray, precision_ks=(10, 100),
                    ap_ks=(1000,)) -> dict[str, np.ndarray]:
     """All per-query metrics of the book's protocol from one batch of ranks."""
-    out = {"n_relevant": np.asarray(n_relevant), "ap_all": average_precision(ranks, n_relevant)}
+    ranks, n_relevant = np.asarray(ranks, dtype=np.float64), np.asarray(n_relevant)
+    precision = _precision(ranks)  # shared by AP, AP@k and the curve
+    out = {"n_relevant": n_relevant, "ap_all": _average_precision(ranks, precision, n_relevant, None)}
     for k in ap_ks:
-        out[f"ap_{k}"] = average_precision(ranks, n_relevant, k)
+        out[f"ap_{k}"] = _average_precision(ranks, precision, n_relevant, k)
     for k in precision_ks:
         out[f"p_at_{k}"] = precision_at_k(ranks, k)
         out[f"r_at_{k}"] = recall_at_k(ranks, n_relevant, k)
-    out["pr_curve"] = interpolated_precision(ranks, n_relevant)
+    out["pr_curve"] = _interpolated_precision(precision, n_relevant, RECALL_LEVELS)
     return out
 
 

@@ -463,10 +463,11 @@ if len(seeds) < 3:
 #
 # **BiGAN's encoder learns least.** After 200 steps its body is *below* the plain DCGAN's
 # discriminator, its own initial weights (the random network) and raw pixels, each interval
-# excluding 0 (the comparison table), and validation gave it the largest descriptor (PCA-128)
-# without lifting it. Its encoder learns only through a critic that is itself just starting to
-# relate images to codes, a weaker signal than a discriminator's own loss; one seed only (the
-# seed records predate it).
+# excluding 0 (the comparison table), and validation gave it the largest descriptor (PCA-128,
+# whitening shrunk halfway) without lifting it. The seed table repeats this in each of the three
+# seeds, where it is below all three by one to ten points, and shows it as the least stable row (the
+# largest standard deviation). Its encoder learns only through a critic that is itself just
+# starting to relate images to codes, a weaker signal than a discriminator's own loss.
 #
 # **The adversary adds nothing to contrastive learning; it takes a little away.** The contrastive
 # discriminator (GAN + NT-Xent on one body) is *below* SimCLR alone in this run, interval
@@ -498,7 +499,7 @@ if len(seeds) < 3:
 # three points, and a seed moves a single row by one to two points as well (the standard
 # deviations above): the paired intervals say that a difference is real for this run's
 # networks, the seed table whether it survives another run. The conclusions above hold in all
-# three seeds, except BiGAN's, which has one. They are quick-profile conclusions: in chapter 4, ten epochs turned a
+# three seeds. They are quick-profile conclusions: in chapter 4, ten epochs turned a
 # discriminator that was level with its random initialisation (quick) into one ahead of the
 # autoencoder (full), so longer training may reorder these rows too.
 #

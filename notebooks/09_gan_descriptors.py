@@ -47,7 +47,7 @@ import sys
 
 if "google.colab" in sys.modules:
     repository = "https://github.com/ganret/ganret"  # _config.yml
-    commit = "58737a7aea139c1bbcbbb48ee47ac3a4528fed9b"  # of this run
+    commit = "35a5091b57e7c54a1e2016135f70d4be16898a61"  # of this run
     source = os.environ.get("GANRET_INSTALL", f"git+{repository}@{commit}")
     # %pip install -q "ganret_lib @ {source}"
     importlib.invalidate_caches()  # so that this kernel imports the new install

@@ -497,7 +497,7 @@ if len(seeds) < 3:
 #
 # **What one run supports.** Differences between the five kinds and their controls are of one to
 # three points, and a seed moves a single row by one to two points as well (the standard
-# deviations above): the paired intervals say that a difference is real for this run's
+# deviations above; four for BiGAN's encoder): the paired intervals say that a difference is real for this run's
 # networks, the seed table whether it survives another run. The conclusions above hold in all
 # three seeds. They are quick-profile conclusions: in chapter 4, ten epochs turned a
 # discriminator that was level with its random initialisation (quick) into one ahead of the

@@ -47,7 +47,7 @@ import sys
 
 if "google.colab" in sys.modules:
     repository = "https://github.com/ganret/ganret"  # _config.yml
-    commit = "35a5091b57e7c54a1e2016135f70d4be16898a61"  # of this run
+    commit = "17bdff2e21463629f2e37ff00bebb19eb762e2a9"  # of this run
     source = os.environ.get("GANRET_INSTALL", f"git+{repository}@{commit}")
     # %pip install -q "ganret_lib @ {source}"
     importlib.invalidate_caches()  # so that this kernel imports the new install

@@ -33,3 +33,20 @@ def test_initialisation_and_seed():
 def test_unsupported_size():
     with pytest.raises(ValueError, match="32 or 64"):
         models.DCGANConfig(image_size=28)
+
+
+def test_maxpool2_fast_path_equals_the_kernel_and_training_keeps_its_gradient():
+    pool, kernel = models.MaxPool2(), torch.nn.MaxPool2d(2)
+    x = torch.relu(torch.randn(3, 4, 8, 6))  # ReLU zeros: many ties
+    x[0, 0, 0, 0] = float("nan")
+    with torch.no_grad():
+        assert torch.equal(pool(x).isnan(), kernel(x).isnan())
+        assert torch.equal(pool(x).nan_to_num(), kernel(x).nan_to_num())
+    odd = torch.randn(1, 1, 5, 5)
+    assert torch.equal(pool(odd), kernel(odd))  # odd sides: the kernel's floor
+    x[0, 0, 0, 0] = 0.0
+    a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
+    pool(a).sum().backward()
+    kernel(b).sum().backward()
+    assert torch.equal(a.grad, b.grad)  # a tie sends its gradient to one input, as the kernel does
+    assert a.grad.sum() == 3 * 4 * 4 * 3  # one unit per pooled cell

@@ -104,3 +104,21 @@ def build_dcgan(cfg: DCGANConfig, seed: int = 0) -> tuple[Generator, Discriminat
 
 def n_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
+
+
+class MaxPool2(nn.MaxPool2d):
+    """`nn.MaxPool2d(2)` with a faster path where no gradient is needed (feature extraction).
+
+    Two element-wise maxima of strided views give the same values as the pooling kernel (a
+    maximum is exact, NaN propagates in both) in about a third of its time on a CPU. Where a
+    gradient flows, the kernel runs: its backward sends a tie's gradient to one input, where
+    `torch.maximum` would split it, and training must not change."""
+
+    def __init__(self):
+        super().__init__(2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if (torch.is_grad_enabled() and x.requires_grad) or x.shape[-1] % 2 or x.shape[-2] % 2:
+            return super().forward(x)
+        rows = torch.maximum(x[..., 0::2, :], x[..., 1::2, :])
+        return torch.maximum(rows[..., 0::2], rows[..., 1::2])

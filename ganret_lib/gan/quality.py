@@ -18,6 +18,7 @@ from ..core.device import map_batches, resolve_device
 from ..core.loop import FitConfig, Fitter, fit_or_load
 from ..data import degrade
 from ..data import images as images_
+from .models import MaxPool2
 
 
 class SmallCNN(nn.Module):
@@ -28,7 +29,7 @@ class SmallCNN(nn.Module):
         self.config = {"dim": dim, "channels": channels, "image_size": image_size, "n_classes": n_classes}
 
         def block(c_in, c_out):
-            return [nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU(True), nn.MaxPool2d(2)]
+            return [nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU(True), MaxPool2()]
         side = image_size // 8
         self.body = nn.Sequential(*block(channels, 32), *block(32, 64), *block(64, 128), nn.Flatten(),
                                   nn.Linear(128 * side * side, dim), nn.ReLU(True))

@@ -15,6 +15,7 @@ from torch import nn
 
 from ..core.device import map_batches, resolve_device
 from ..data import images as im
+from .models import MaxPool2
 
 
 def _block(c_in: int, c_out: int) -> list[nn.Module]:
@@ -28,8 +29,8 @@ class UNet(nn.Module):
         super().__init__()
         w = width
         self.enc1 = nn.Sequential(*_block(1, w), *_block(w, w))  # w x 32 x 32
-        self.enc2 = nn.Sequential(nn.MaxPool2d(2), *_block(w, 2 * w), *_block(2 * w, 2 * w))  # 2w x 16 x 16
-        self.bottom = nn.Sequential(nn.MaxPool2d(2), *_block(2 * w, 4 * w), *_block(4 * w, 4 * w))  # 4w x 8 x 8
+        self.enc2 = nn.Sequential(MaxPool2(), *_block(w, 2 * w), *_block(2 * w, 2 * w))  # 2w x 16 x 16
+        self.bottom = nn.Sequential(MaxPool2(), *_block(2 * w, 4 * w), *_block(4 * w, 4 * w))  # 4w x 8 x 8
         self.up2 = nn.ConvTranspose2d(4 * w, 2 * w, 2, stride=2)  # 2w x 16 x 16
         self.dec2 = nn.Sequential(*_block(4 * w, 2 * w))  # after the skip from enc2
         self.up1 = nn.ConvTranspose2d(2 * w, w, 2, stride=2)  # w x 32 x 32

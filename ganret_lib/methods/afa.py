@@ -117,12 +117,17 @@ def restore(G: nn.Module, stored: np.ndarray, batch_size: int = 500, device="aut
     return apply_to_stored(G, stored, batch_size, device)
 
 
-@torch.no_grad()
 def features_and_posteriors(classifier: nn.Module, stored: np.ndarray, batch_size: int = 1000, device="auto"):
     """F's 128-d features and class posteriors of stored uint8 images."""
     feats = quality.features(classifier, im.to_gan(stored), batch_size, device)
+    return feats, posteriors(classifier, feats, device)
+
+
+@torch.no_grad()
+def posteriors(classifier: nn.Module, feats: np.ndarray, device="auto") -> np.ndarray:
+    """F's class posteriors from its features (the softmax of its head)."""
     logits = classifier.head(torch.from_numpy(feats).to(resolve_device(device))).cpu()
-    return feats, torch.softmax(logits, 1).numpy()
+    return torch.softmax(logits, 1).numpy()
 
 
 def fuse(f_original: np.ndarray, f_restored: np.ndarray, w: float) -> np.ndarray:

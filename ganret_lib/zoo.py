@@ -29,7 +29,7 @@ class DCGANSettings:
 
 DCGAN = {"smoke": DCGANSettings(8, 6, 512), "quick": DCGANSettings(32, 700, None),
          "full": DCGANSettings(64, 4680, None)}
-CLASSIFIER_EPOCHS = {"smoke": 1, "quick": 2, "full": 5}
+CLASSIFIER_EPOCHS = {"smoke": 0.1, "quick": 2, "full": 5}  # smoke: a tenth of an epoch, a path check
 
 
 def dcgan_configs(profile: str, seed: int = 0) -> tuple[DCGANConfig, gan_training.GANConfig, FitConfig]:

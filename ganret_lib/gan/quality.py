@@ -41,7 +41,7 @@ class SmallCNN(nn.Module):
 
 @dataclass
 class ClassifierConfig:
-    epochs: int = 2  # passes over the training images
+    epochs: float = 2  # passes over the training images (a fraction: that share of one pass)
     batch_size: int = 128
     lr: float = 1e-3  # Adam
     dim: int = 128  # feature size of the penultimate layer
@@ -101,8 +101,8 @@ def train_classifier(name: str, images: torch.Tensor, labels: torch.Tensor, cfg:
         opt.step()
         return {"loss": loss.detach()}
 
-    per_epoch = len(images) // cfg.batch_size
-    fit_cfg = FitConfig(steps=cfg.epochs * per_epoch, batch_size=cfg.batch_size, log_every=50, seed=cfg.seed)
+    steps = max(1, round(cfg.epochs * (len(images) // cfg.batch_size)))
+    fit_cfg = FitConfig(steps=steps, batch_size=cfg.batch_size, log_every=50, seed=cfg.seed)
     configs = {"classifier": asdict(cfg), "shape": list(images.shape[1:])}
     if degradations:  # absent otherwise, so that plain classifiers keep their run directories
         configs["augmentation"] = {"degradations": list(degradations), "share": degraded_share}

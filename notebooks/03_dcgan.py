@@ -41,7 +41,7 @@ import sys
 
 if "google.colab" in sys.modules:
     repository = "https://github.com/ganret/ganret"  # _config.yml
-    commit = "06ba343f092241e8ae4a73a570219ec5df83f051"  # of this run
+    commit = "a431681b7cc67db26b3fd36280cd4bc5baefa9c9"  # of this run
     source = os.environ.get("GANRET_INSTALL", f"git+{repository}@{commit}")
     # %pip install -q "ganret_lib @ {source}"
     importlib.invalidate_caches()  # so that this kernel imports the new install

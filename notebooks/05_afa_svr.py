@@ -296,19 +296,6 @@ plt.show()
 SCORE = {"class": "map_all", "instance": "mrr"}
 
 
-def database_features(F, s, known=None):
-    """F's features and posteriors of a split's database images. `known`: the
-    features of its first images, already computed (a same-item database
-    starts with its same-class one); only the rest go through F. With whole
-    thousands known, as in every profile, F sees the same batches of 1,000 as
-    in one pass over all of them, and gives the same numbers."""
-    start = 0 if known is None else len(known)
-    feats = afa.features_and_posteriors(F, s.xb[start:], device=device)[0]
-    if known is not None:
-        feats = np.concatenate([known, feats])
-    return feats, afa.posteriors(F, feats, device=device)
-
-
 val_degraded = {kind: degrade.degrade_stored(val.xq, kind, 2, seed)
                 for kind in degrade.SEEN}
 study, chosen = {}, {}
@@ -316,11 +303,10 @@ for name, F in Fs.items():
     feats = {kind: afa.query_features(F, {"": pipelines[name][""]}, x,
                                       median=False, device=device)
              for kind, x in val_degraded.items()}
-    f_val = None
+    val_db = afa.database_features(F, val, device=device)
     for level, s in [("class", val), ("instance", val_instance)]:
-        f_db, p_db = database_features(F, s, f_val)
-        f_val = f_db  # the same-item database starts with this one
-        found = afa.choose_weights(feats, f_db, p_db, s, config.weights, name)
+        found = afa.choose_weights(feats, *val_db[level], s, config.weights,
+                                   name)
         study[name, level] = {"w": found["w"], "beta": found["beta"]}
         chosen[name, level] = (found["w_best"], found["beta_best"])
 
@@ -356,11 +342,10 @@ for (name, level), (w, beta) in chosen.items():
 levels = {"class": split, "instance": instance}
 databases = {level: {} for level in levels}
 for name, F in Fs.items():  # the database side of every method, chosen w, beta
-    f_b = None
-    for level, s in levels.items():
-        f_b, p_b = database_features(F, s, f_b)
+    test_db = afa.database_features(F, split, device=device)
+    for level in levels:
         databases[level][name] = afa.database_descriptors(
-            f_b, p_b, *chosen[name, level])
+            *test_db[level], *chosen[name, level])
 CURVES = ["F on the degraded query", "F on G(x~)",
           "F_aug on the degraded query", "F_aug on G(x~)"]
 

@@ -44,6 +44,21 @@ def test_restore_keeps_uint8_images():
     assert feats.shape == (4, 16) and np.allclose(post.sum(1), 1, atol=1e-5)
 
 
+def test_database_features_equal_one_pass_over_each_protocols_database():
+    from ganret_lib.retrieval import protocol
+
+    rng = np.random.default_rng(0)
+    images = (rng.random((1300, 28, 28)) * 255).astype(np.uint8)
+    labels = rng.integers(0, 10, 1300)
+    split = protocol.Split(images[:1000], labels[:1000], images[1000:], labels[1000:],
+                           np.arange(1000), np.arange(300))
+    F = quality.SmallCNN(16).eval()
+    found = afa.database_features(F, split)
+    for level, s in [("class", split), ("instance", protocol.with_clean_copies(split))]:
+        direct = afa.features_and_posteriors(F, s.xb)
+        assert all(np.array_equal(a, b) for a, b in zip(found[level], direct))
+
+
 @pytest.mark.parametrize("adv_weight", [1.0, 0.0])
 def test_cleaner_trains_without_touching_the_classifier(tmp_path, monkeypatch, adv_weight):
     monkeypatch.chdir(tmp_path)

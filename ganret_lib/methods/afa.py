@@ -123,6 +123,19 @@ def features_and_posteriors(classifier: nn.Module, stored: np.ndarray, batch_siz
     return feats, posteriors(classifier, feats, device)
 
 
+def database_features(classifier: nn.Module, split: protocol.Split, device="auto") -> dict:
+    """F's features and posteriors of both protocols' databases: {"class": split's database,
+    "instance": `protocol.with_clean_copies(split)`'s}. The same-item database starts with the
+    same-class one, so only the clean copies go through F; with a database of whole thousands,
+    as in every profile, F sees the batches of 1,000 of one pass over the same-item database and
+    gives the same numbers."""
+    f_class = quality.features(classifier, im.to_gan(split.xb), 1000, device)
+    f_copies = quality.features(classifier, im.to_gan(split.xq), 1000, device)
+    f_instance = np.concatenate([f_class, f_copies])
+    return {level: (f, posteriors(classifier, f, device))
+            for level, f in (("class", f_class), ("instance", f_instance))}
+
+
 @torch.no_grad()
 def posteriors(classifier: nn.Module, feats: np.ndarray, device="auto") -> np.ndarray:
     """F's class posteriors from its features (the softmax of its head)."""

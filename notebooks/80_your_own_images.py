@@ -62,6 +62,7 @@ seed = 0
 # %%
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -85,6 +86,7 @@ steps, width = runs.profile_config(
     profile, {"smoke": (4, 8), "quick": (300, 32), "full": (2000, 32)})
 runs.seed_everything(seed)
 print("networks run on", describe_device("auto"))
+started = time.time()
 plt.rcParams.update({"figure.dpi": 80, "savefig.dpi": 80})
 
 # %% [markdown]
@@ -97,6 +99,7 @@ plt.rcParams.update({"figure.dpi": 80, "savefig.dpi": 80})
 # %%
 digits = load_digits()
 stored = (digits.images * (255 / 16)).round().astype(np.uint8)  # 0-16 -> 0-255
+here = Path.cwd()  # where the record goes at the end
 os.chdir(tempfile.mkdtemp(prefix="ganret-digits-"))  # a fresh folder
 collection, queries = Path("digits"), Path("queries")
 for d in (collection, queries):
@@ -215,11 +218,14 @@ for name, v in per_query.items():
 # %%
 trained = f"trained D (ganret fit --steps {steps})"
 untrained = "untrained D (ganret fit --steps 0)"
+comparisons = [
+    {"a": a, "b": b, "metric": "map_all", **metrics.paired_bootstrap(
+        per_query[a]["ap_all"], per_query[b]["ap_all"], seed=seed)}
+    for a, b in [(trained, "raw pixels"), (untrained, "raw pixels"),
+                 (trained, untrained)]]
 
 
-def difference(a, b):
-    c = metrics.paired_bootstrap(per_query[a]["ap_all"], per_query[b]["ap_all"],
-                                 seed=seed)
+def difference(c):
     verdict = ("higher" if c["low"] > 0 else "lower" if c["high"] < 0
                else "not distinguishable")
     return (f"{c['diff']:+.3f} [{c['low']:+.3f}, {c['high']:+.3f}], "
@@ -229,9 +235,25 @@ def difference(a, b):
 display(Markdown(
     f"mAP@all differences with 95 % paired bootstrap intervals over the "
     f"queries: the trained pipeline against raw pixels "
-    f"{difference(trained, 'raw pixels')}; the untrained network against "
-    f"raw pixels {difference(untrained, 'raw pixels')}; what training adds, "
-    f"trained against untrained, {difference(trained, untrained)}."))
+    f"{difference(comparisons[0])}; the untrained network against "
+    f"raw pixels {difference(comparisons[1])}; what training adds, "
+    f"trained against untrained, {difference(comparisons[2])}."))
+
+# %% [markdown]
+# The numbers above go into this page's results record, like every chapter's:
+
+# %%
+os.chdir(here)  # back where the page started: the record joins the others
+rows = [{"method": name, "label_free": True,
+         **metrics.summarize(per_query[name])} for name in candidates]
+record = runs.write_results(
+    "80_your_own_images", profile,
+    {"dataset": "scikit-learn digits (8 x 8 files, read at 32 x 32)",
+     "n_db": len(yb), "n_queries": len(yq), "relevant": "same digit",
+     "metric": "cosine", "subset": "every tenth file is a query"},
+    rows, seed=seed, wall_s=time.time() - started,
+    config={"steps": steps, "width": width}, comparisons=comparisons)
+print("results record written:", runs.shown(record))
 
 # %% [markdown]
 # Digits are an easy, well-centred collection on which raw pixels are already strong. The

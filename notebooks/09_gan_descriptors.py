@@ -507,7 +507,10 @@ if len(seeds) < 3:
 # full protocol before re-ranking, with an interval above the autoencoder's. In the quick
 # profile the best one is far from that and level with both the autoencoder and SimCLR; whether
 # ten epochs on all 60,000 images change the ordering is the full profile's question, and it has
-# not been run yet.
+# not been run yet. It trains each of the five networks as long as chapter 3's full DCGAN, and
+# the contrastive, rotation and BiGAN networks take up to about twice as long per
+# step (the quick profile's training times): a working day or more on 2 CPU cores, minutes on
+# a GPU. Its networks resume from their checkpoints, so the run can be spread over sessions.
 
 # %% tags=["hide-input"]
 full = runs.read_results("09_gan_descriptors", "full", missing_ok=True)

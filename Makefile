@@ -81,7 +81,7 @@ reproduce: data check-sync
 	$(BIN)/python scripts/reproduce.py --profile $(PROFILE) $(if $(CHAPTER),--chapter $(CHAPTER))
 
 ## make seeds: chapters 4 and 9 in the quick profile with seeds 1 and 2 (training noise); writes
-## data/results/quick/seeds/; about 10 minutes per seed on 2 CPU cores
+## data/results/quick/seeds/; about 10 (chapter 4) and 17 (chapter 9) minutes per seed on 2 CPU cores
 SEED_NOTEBOOKS = notebooks/04_gan_features.ipynb notebooks/09_gan_descriptors.ipynb
 seeds: data check-sync
 	@mkdir -p _build/seeds; for nb in $(SEED_NOTEBOOKS); do for s in 1 2; do \

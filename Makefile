@@ -86,14 +86,14 @@ SEED_NOTEBOOKS = notebooks/04_gan_features.ipynb notebooks/09_gan_descriptors.ip
 seeds: data check-sync
 	@mkdir -p _build/seeds; for nb in $(SEED_NOTEBOOKS); do for s in 1 2; do \
 	  echo "seed $$s of $$nb"; \
-	  $(BIN)/papermill -k python3 --cwd notebooks --no-progress-bar "$$nb" "_build/seeds/$$(basename $$nb .ipynb)-seed$$s.ipynb" -p seed $$s || exit 1; \
+	  $(BIN)/papermill -k python3 --cwd notebooks "$$nb" "_build/seeds/$$(basename $$nb .ipynb)-seed$$s.ipynb" -p seed $$s || exit 1; \
 	done; done
 
 ## make ablations: chapter 5's cleaner ablations (adversarial weight 0/1/10/100, L1 only, no feature
 ## term) in the quick profile; writes data/results/quick/05_afa_svr_ablations.json (and refreshes the
 ## chapter's quick record); about 10 minutes on 2 CPU cores
 ablations: data check-sync
-	@mkdir -p _build/studies; $(BIN)/papermill -k python3 --cwd notebooks --no-progress-bar \
+	@mkdir -p _build/studies; $(BIN)/papermill -k python3 --cwd notebooks \
 	  notebooks/05_afa_svr.ipynb _build/studies/05_afa_svr-ablations.ipynb -p ablations True
 
 ## make mutate: mutation testing of metrics, exact ranking, losses, data checks, image conversions

@@ -24,7 +24,7 @@ def main(argv: list[str]) -> int:
     notebook, options = Path(argv[0]), argv[1:]
     running = notebook.with_name(f".{notebook.stem}.running.ipynb")  # hidden; _config.yml excludes it
     papermill = Path(sys.executable).with_name("papermill")
-    command = [str(papermill), "-k", "python3", "--cwd", str(notebook.parent), "--no-progress-bar",
+    command = [str(papermill), "-k", "python3", "--cwd", str(notebook.parent),
                str(notebook), str(running), *options]
     try:
         code = subprocess.run(command).returncode

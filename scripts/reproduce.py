@@ -40,7 +40,7 @@ def execute(notebook: Path, profile: str, scratch: Path) -> tuple[int, float]:
     env = os.environ | {runs.RESULTS_ENV: str(scratch / "results")}
     started = time.time()
     code = subprocess.run([str(Path(sys.executable).with_name("papermill")), "-k", "python3", "--cwd",
-                           str(notebook.parent), "--no-progress-bar", str(notebook),
+                           str(notebook.parent), str(notebook),
                            str(scratch / notebook.name), "-p", "profile", profile], env=env).returncode
     return code, time.time() - started
 

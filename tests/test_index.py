@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 from sklearn.metrics import average_precision_score
 
 from ganret_lib.retrieval import exact, index, metrics
@@ -98,6 +99,9 @@ def test_cosine_distances_are_one_minus_similarity():
     (lambda: index.Index.build(np.zeros((5, 4)), kind="lsh"), "unknown index kind"),
     (lambda: exact.evaluate_exact(np.zeros((2, 3)), [0, 1], np.zeros((4, 3)), [0, 1, 0], progress=False), "labels"),
     (lambda: exact.evaluate_exact(np.zeros((2, 3)), [0, 1], np.zeros((4, 3)), [0] * 4, metric="dot"), "unknown metric"),
+    (lambda: exact.evaluate_exact(np.ones((2, 3)), [0, 1], np.ones((4, 3)), [0] * 4, ranker="heap"), "unknown ranker"),
+    pytest.param(lambda: exact.evaluate_exact(np.ones((2, 3)), [0, 1], np.ones((4, 3)), [0] * 4, device="cuda"),
+                 "CUDA is not available", marks=pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA here")),
 ])
 def test_bad_input_gives_clear_errors(call, message):
     with pytest.raises(ValueError, match=message):

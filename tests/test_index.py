@@ -273,6 +273,20 @@ def test_target_ranks_by_hand_with_ties_ranked_ahead():
         exact.target_ranks(xq, xb, [0, 1, 2, 5], "l2")
 
 
+@pytest.mark.parametrize("metric", ["l2", "cosine", "ip"])
+def test_target_ranks_count_the_items_at_most_as_far_as_the_target(metric):
+    rng = np.random.default_rng(1)
+    xb = rng.integers(-2, 3, size=(300, 4)).astype(np.float32)  # small integers: many ties
+    xq = rng.integers(-2, 3, size=(50, 4)).astype(np.float32)
+    targets = rng.integers(0, 300, 50)
+    a, b = exact.key_operands(*exact._check_pair(xq, xb, metric), metric)
+    expected = []
+    for lo in range(0, 50, 7):  # the same batches: float32 keys of unit vectors round by batch shape
+        keys = exact.ranking_keys(a[lo:lo + 7], b)
+        expected += list((keys <= keys[np.arange(len(keys)), targets[lo:lo + 7]][:, None]).sum(1))
+    np.testing.assert_array_equal(exact.target_ranks(xq, xb, targets, metric, batch_size=7), expected)
+
+
 def test_instance_protocol_finds_each_query_s_clean_copy():
     from ganret_lib.retrieval import protocol
 

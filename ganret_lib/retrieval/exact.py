@@ -281,11 +281,13 @@ def _rank_and_score(keys_of, yq, yb, order, query_ids, batch_size, threads, prog
     return {name: values[back] for name, values in joined.items()}
 
 
-def target_ranks(xq, xb, targets, metric: str = "l2", batch_size: int = 1024, dtype=np.float32) -> np.ndarray:
+def target_ranks(xq, xb, targets, metric: str = "l2", batch_size: int = 1024, dtype=np.float32,
+                 device="auto") -> np.ndarray:
     """1-based rank of one target database item per query (instance-level retrieval, chapter 5).
 
     `targets[q]` is the database position of query q's one relevant item. Items exactly as close
     as the target are ranked ahead of it (the pessimistic rule), so duplicates never help.
+    The keys are computed and counted in torch on `device` (a GPU where there is one).
     """
     xq, xb = _check_pair(xq, xb, metric, dtype)
     targets = np.asarray(targets)
@@ -294,10 +296,12 @@ def target_ranks(xq, xb, targets, metric: str = "l2", batch_size: int = 1024, dt
     if targets.size and (targets.min() < 0 or targets.max() >= len(xb)):
         raise ValueError(f"targets must be database positions (0 to {len(xb) - 1}), "
                          f"got values from {targets.min()} to {targets.max()}")
-    a, b = key_operands(xq, xb, metric)
+    device = resolve_device(device)
+    a, b = (torch.from_numpy(x).to(device) for x in key_operands(xq, xb, metric))
+    targets = torch.from_numpy(targets).to(device)
     ranks = np.empty(len(xq), dtype=np.int64)
     for lo in range(0, len(a), batch_size):
-        keys = ranking_keys(a[lo:lo + batch_size], b)
-        own = keys[np.arange(len(keys)), targets[lo:lo + batch_size]]
-        ranks[lo:lo + batch_size] = (keys <= own[:, None]).sum(1)  # the target itself, ties and closer
+        keys = torch.mm(a[lo:lo + batch_size], b.T)
+        own = keys.gather(1, targets[lo:lo + batch_size, None])
+        ranks[lo:lo + batch_size] = (keys <= own).sum(1).cpu().numpy()  # the target itself, ties and closer
     return ranks

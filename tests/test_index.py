@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 from sklearn.metrics import average_precision_score
 
 from ganret_lib.retrieval import exact, index, metrics
@@ -98,6 +99,9 @@ def test_cosine_distances_are_one_minus_similarity():
     (lambda: index.Index.build(np.zeros((5, 4)), kind="lsh"), "unknown index kind"),
     (lambda: exact.evaluate_exact(np.zeros((2, 3)), [0, 1], np.zeros((4, 3)), [0, 1, 0], progress=False), "labels"),
     (lambda: exact.evaluate_exact(np.zeros((2, 3)), [0, 1], np.zeros((4, 3)), [0] * 4, metric="dot"), "unknown metric"),
+    (lambda: exact.evaluate_exact(np.ones((2, 3)), [0, 1], np.ones((4, 3)), [0] * 4, ranker="heap"), "unknown ranker"),
+    pytest.param(lambda: exact.evaluate_exact(np.ones((2, 3)), [0, 1], np.ones((4, 3)), [0] * 4, device="cuda"),
+                 "CUDA is not available", marks=pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA here")),
 ])
 def test_bad_input_gives_clear_errors(call, message):
     with pytest.raises(ValueError, match=message):
@@ -267,6 +271,20 @@ def test_target_ranks_by_hand_with_ties_ranked_ahead():
         exact.target_ranks(xq, xb, [0, 1], "l2")
     with pytest.raises(ValueError, match="database positions"):
         exact.target_ranks(xq, xb, [0, 1, 2, 5], "l2")
+
+
+@pytest.mark.parametrize("metric", ["l2", "cosine", "ip"])
+def test_target_ranks_count_the_items_at_most_as_far_as_the_target(metric):
+    rng = np.random.default_rng(1)
+    xb = rng.integers(-2, 3, size=(300, 4)).astype(np.float32)  # small integers: many ties
+    xq = rng.integers(-2, 3, size=(50, 4)).astype(np.float32)
+    targets = rng.integers(0, 300, 50)
+    a, b = exact.key_operands(*exact._check_pair(xq, xb, metric), metric)
+    expected = []
+    for lo in range(0, 50, 7):  # the same batches: float32 keys of unit vectors round by batch shape
+        keys = exact.ranking_keys(a[lo:lo + 7], b)
+        expected += list((keys <= keys[np.arange(len(keys)), targets[lo:lo + 7]][:, None]).sum(1))
+    np.testing.assert_array_equal(exact.target_ranks(xq, xb, targets, metric, batch_size=7), expected)
 
 
 def test_instance_protocol_finds_each_query_s_clean_copy():

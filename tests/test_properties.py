@@ -1,6 +1,7 @@
 """Properties of the metrics and the exact ranker, on many generated cases (Hypothesis)."""
 import numpy as np
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -85,3 +86,24 @@ def test_counting_ranks_equal_sorting_ranks(case, a, b, exclude):
         n_valid[1] -= start <= seed % n < stop
     by_sorting = np.stack([exact.ranks_by_sorting(row, start, stop, m) for row, m in zip(keys, n_valid)])
     np.testing.assert_array_equal(exact.ranks_by_counting(keys, start, stop, n_valid), by_sorting)
+    # the GPU's ranker, run here on the CPU: the same ranks
+    np.testing.assert_array_equal(exact.ranks_on_device(torch.from_numpy(keys), start, stop, n_valid), by_sorting)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.sampled_from(["l2", "cosine", "ip"]))
+def test_the_device_path_gives_the_counting_paths_metrics(seed, metric):
+    """evaluate_exact's GPU path (keys computed and ranked in torch), run on the CPU: every metric
+    equal to the reference path's, queries excluded from their own ranking included."""
+    rng = np.random.default_rng(seed)
+    xb = rng.integers(-2, 3, size=(80, 3)).astype(np.float64)  # small integers: exact ties, exact keys
+    yb = rng.integers(0, 4, 80)
+    ids = rng.choice(80, 6, replace=False)
+    xq, yq = np.vstack([xb[ids], rng.normal(size=(4, 3))]), np.append(yb[ids], rng.integers(0, 4, 4))
+    query_ids = np.append(ids, [-1] * 4)
+    kw = dict(metric=metric, query_ids=query_ids, batch_size=3, progress=False, dtype=np.float64, device="cpu")
+    reference = exact.evaluate_exact(xq, yq, xb, yb, **kw)
+    on_device = exact.evaluate_exact(xq, yq, xb, yb, ranker="device", **kw)
+    assert reference.keys() == on_device.keys()
+    for name in reference:
+        np.testing.assert_array_equal(on_device[name], reference[name], err_msg=name)

@@ -42,6 +42,11 @@ def key_operands(xq: np.ndarray, xb: np.ndarray, metric: str) -> tuple[np.ndarra
     return np.hstack([xq, ones]), np.hstack([-2 * xb, (xb * xb).sum(1, keepdims=True)])
 
 
+def operands_on(device: torch.device, xq: np.ndarray, xb: np.ndarray, metric: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """`key_operands` as tensors on `device` (the GPU paths of evaluation)."""
+    return tuple(torch.from_numpy(x).to(device) for x in key_operands(xq, xb, metric))
+
+
 def ranking_keys(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """The (queries x database) ranking keys A @ B.T of `key_operands` (smaller = closer).
 
@@ -184,14 +189,14 @@ def evaluate_exact(xq, yq, xb, yb, metric: str = "l2", query_ids=None, batch_siz
     xq, xb = _check_pair(xq, xb, metric, dtype)
     yq, yb = _check_labels(yq, yb, len(xq), len(xb))
     order = np.argsort(yb, kind="stable")  # group the database by label: relevant = one block
-    a, b = key_operands(xq, xb[order], metric)
     device = resolve_device(device)
     ranker = ranker or ("counting" if device.type == "cpu" else "device")
     if ranker == "device":
-        a_on, b_on = torch.from_numpy(a).to(device), torch.from_numpy(b).to(device)
+        a_on, b_on = operands_on(device, xq, xb[order], metric)
         keys_of = lambda q: a_on[torch.from_numpy(q).to(device)] @ b_on.T  # noqa: E731
         threads = 1  # the device ranks a whole batch at once
     else:
+        a, b = key_operands(xq, xb[order], metric)
         buffer = np.empty((min(batch_size, len(a)), len(b)), dtype=b.dtype)
         keys_of = lambda q: ranking_keys(a[q], b, out=buffer)  # noqa: E731
     return _rank_and_score(keys_of, yq, yb, order, query_ids, batch_size, threads, progress,
@@ -297,7 +302,7 @@ def target_ranks(xq, xb, targets, metric: str = "l2", batch_size: int = 1024, dt
         raise ValueError(f"targets must be database positions (0 to {len(xb) - 1}), "
                          f"got values from {targets.min()} to {targets.max()}")
     device = resolve_device(device)
-    a, b = (torch.from_numpy(x).to(device) for x in key_operands(xq, xb, metric))
+    a, b = operands_on(device, xq, xb, metric)
     targets = torch.from_numpy(targets).to(device)
     ranks = np.empty(len(xq), dtype=np.int64)
     for lo in range(0, len(a), batch_size):

@@ -459,12 +459,12 @@ if len(seeds) < 3:
 # more.** After 200 steps the plain DCGAN's discriminator is below its own initial weights with
 # recomputed batch-norm statistics, in every seed. Adding rotation prediction or the contrastive
 # term to the same GAN lifts mAP@all by about two points over the plain DCGAN, intervals well
-# clear of 0 and about the same in every seed (a spread of a few thousandths over seeds).
+# clear of 0 and about the same in every seed (the three seeds within a point of each other).
 #
 # **BiGAN's encoder learns least.** After 200 steps its body is *below* the plain DCGAN's
 # discriminator, its own initial weights (the random network) and raw pixels, each interval
 # excluding 0 (the comparison table), and validation gave it the largest descriptor (PCA-128,
-# whitening shrunk halfway) without lifting it. The seed table repeats this in each of the three
+# whitening shrunk halfway), which does not lift it to any of them. The seed table repeats this in each of the three
 # seeds, where it is below all three by one to ten points, and shows it as the least stable row (the
 # largest standard deviation). Its encoder learns only through a critic that is itself just
 # starting to relate images to codes, a weaker signal than a discriminator's own loss.
@@ -482,8 +482,8 @@ if len(seeds) < 3:
 # points above raw pixels and about thirty below the supervised classifier.
 #
 # **Post-processing does not help these descriptors.** On the validation queries (the sweep
-# table) full whitening costs every network about a tenth of its mAP@all (BiGAN's encoder
-# more), whitening shrunk halfway costs up to three points, and power normalisation up to one;
+# table) full whitening costs every network ten to thirteen points of mAP@all (BiGAN's encoder
+# seventeen), whitening shrunk halfway costs up to three points, and power normalisation up to one;
 # validation kept plain PCA for seven of the eight networks, and the eighth (BiGAN's encoder,
 # half whitening) gains 0.002 on the test queries. This is the whitening collapse: the leading
 # principal components of these descriptors carry the differences between classes, and full

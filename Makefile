@@ -80,9 +80,10 @@ PROFILE ?= full
 reproduce: data check-sync
 	$(BIN)/python scripts/reproduce.py --profile $(PROFILE) $(if $(CHAPTER),--chapter $(CHAPTER))
 
-## make seeds: chapters 4 and 9 in the quick profile with seeds 1 and 2 (training noise); writes
-## data/results/quick/seeds/; about 10 (chapter 4) and 17 (chapter 9) minutes per seed on 2 CPU cores
-SEED_NOTEBOOKS = notebooks/04_gan_features.ipynb notebooks/09_gan_descriptors.ipynb
+## make seeds: chapters 4, 5 and 9 in the quick profile with seeds 1 and 2 (training noise); writes
+## data/results/quick/seeds/; per seed on 2 CPU cores about 10 (chapter 4), 15 (chapter 5) and 17
+## (chapter 9) minutes on an avx2 processor, chapter 5 in 8 minutes on an avx512 one
+SEED_NOTEBOOKS = notebooks/04_gan_features.ipynb notebooks/05_afa_svr.ipynb notebooks/09_gan_descriptors.ipynb
 seeds: data check-sync
 	@mkdir -p _build/seeds; for nb in $(SEED_NOTEBOOKS); do for s in 1 2; do \
 	  echo "seed $$s of $$nb"; \

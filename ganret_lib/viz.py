@@ -187,3 +187,24 @@ def seed_summary(records: dict[int, dict], methods: list[str], metric: str = "ma
         rows.append(row(f"{a} - {b}", {s: None if va[s] is None or vb[s] is None else va[s] - vb[s]
                                        for s in records}))
     return rows
+
+
+def seed_differences(records: dict[int, dict], differences: list[tuple[str, str]], columns: list[str],
+                     rows: str = "rows", where: dict | None = None, digits: int = 3) -> list[dict]:
+    """How a difference between two methods moves over seeds, column by column (chapter 5: one
+    column per degradation of its `summary_rows`): a row per (a, b), each cell the per-seed values
+    of a - b in seed order ("+0.091 / +0.309 / +0.130"), and `same sign`, the columns in which
+    every seed agrees on the sign. `where` keeps the rows whose fields equal it (a protocol)."""
+    def table(record):
+        return {r["method"]: r for r in record[rows] if all(r.get(k) == v for k, v in (where or {}).items())}
+
+    tables = [table(record) for record in records.values()]
+    out = []
+    for a, b in differences:
+        row, agree = {"difference": f"{a} − {b}"}, 0
+        for column in columns:
+            values = [t[a][column] - t[b][column] for t in tables if a in t and b in t]
+            row[column] = " / ".join(f"{v:+.{digits}f}" for v in values)
+            agree += len(values) > 0 and (all(v > 0 for v in values) or all(v < 0 for v in values))
+        out.append(row | {"same sign": f"{agree} of {len(columns)}"})
+    return out

@@ -100,7 +100,9 @@ def main() -> int:
             failed += 1
             continue
         fresh = json.loads(fresh_path.read_text())
-        result = reproduce.compare(committed, fresh, tolerances)
+        seed_study = sorted((RESULTS / args.profile / "seeds").glob(f"{chapter}-seed*.json"))
+        seeds = [json.loads(p.read_text()) for p in seed_study]
+        result = reproduce.compare(committed, fresh, tolerances, seeds)
         print(table(result))
         largest = result["largest"]
         print(f"{chapter}: {result['verdict'].upper()} — {result['n_judged']} of {result['n_numbers']} numbers "

@@ -60,6 +60,24 @@ def test_across_machines_uses_the_stated_tolerances_and_integers_stay_exact():
     assert [f["key"] for f in failures] == ["rows[0: pixels].dim"]
 
 
+def test_across_machines_a_row_may_move_as_far_as_the_seed_study_moves_it():
+    tolerances = copy.deepcopy(TOLERANCES)
+    tolerances["across_machines"]["seed_spread_factor"] = 3.0
+    committed = record(pixels=0.50, noisy=0.60)
+    seeds = [record(pixels=0.50, noisy=0.40), record(pixels=0.50, noisy=0.50)]  # noisy: sd 0.1
+    assert reproduce.seed_spread([committed, *seeds])["rows[1: noisy].map_all"] == pytest.approx(0.1)
+    moved = record(cpu="cpu B", pixels=0.50, noisy=0.35)  # 0.25 off: beyond 0.08, within 3 x 0.1
+    assert reproduce.compare(committed, moved, tolerances)["verdict"] == "fail"
+    result = reproduce.compare(committed, moved, tolerances, seeds)
+    assert result["verdict"] == "pass" and result["largest"]["tolerance"] == pytest.approx(0.3)
+    steady = record(cpu="cpu B", pixels=0.59, noisy=0.60)  # a row the seeds do not move keeps 0.08
+    assert reproduce.compare(committed, steady, tolerances, seeds)["verdict"] == "fail"
+    too_far = record(cpu="cpu B", pixels=0.50, noisy=0.25)
+    assert reproduce.compare(committed, too_far, tolerances, seeds)["verdict"] == "fail"
+    same = record(pixels=0.50, noisy=0.61)  # the same machine stays exact, seed study or not
+    assert reproduce.compare(committed, same, tolerances, seeds)["verdict"] == "fail"
+
+
 def test_a_record_without_its_processor_is_not_taken_for_the_same_machine():
     assert not reproduce.same_machine(record(cpu=None), record(cpu=None))
     assert not reproduce.same_machine(record(simd=None), record(simd=None))  # records made before simd

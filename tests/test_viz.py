@@ -71,6 +71,19 @@ def test_seed_summary_gives_mean_and_sd_over_seeds_and_of_differences():
     assert b["seeds"] == 2 and b["mean"] == pytest.approx(0.43)
 
 
+def test_seed_differences_show_each_seeds_difference_and_where_the_seeds_agree_on_its_sign():
+    def record(a_noise, b_noise, a_blur, b_blur):
+        return {"summary_rows": [{"method": "A", "level": "class", "noise": a_noise, "blur": a_blur},
+                                 {"method": "B", "level": "class", "noise": b_noise, "blur": b_blur},
+                                 {"method": "A", "level": "item", "noise": 9.0, "blur": 9.0}]}
+
+    records = {0: record(0.6, 0.5, 0.4, 0.45), 1: record(0.7, 0.4, 0.5, 0.45)}
+    row, = viz.seed_differences(records, [("A", "B")], ["noise", "blur"], rows="summary_rows",
+                                where={"level": "class"})
+    assert row == {"difference": "A − B", "noise": "+0.100 / +0.300", "blur": "-0.050 / +0.050",
+                   "same sign": "1 of 2"}
+
+
 def test_a_grid_saves_as_a_small_png_drawn_like_the_figure(tmp_path):
     images = np.zeros((5, 4, 4), dtype=np.uint8)
     images[0] = 255  # one full "garment"

@@ -7,12 +7,16 @@ A number is named by its path in the record, rows labelled by their method
 (a choice made on validation data may flip on other hardware); timings (keys
 ending in `_s`, `_ms`, `qps`, `_per_s`, with everything below them) and provenance are
 measurements of the run, not results, and are never compared. A float whose key has no
-tolerance in the section that applies is shown but not judged.
+tolerance in the section that applies is shown but not judged. Across machines a number may also
+move as far as another seed moves it: where the chapter has a seed study of the same profile
+(`make seeds`), a judged float's tolerance is at least `seed_spread_factor` times its own standard
+deviation over those seeds.
 """
 from __future__ import annotations
 
 import math
 import re
+import statistics
 import tomllib
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -99,13 +103,33 @@ def tolerance(key: str, value, chapter: str, section: dict) -> float | None:
     return None if found is None else float(found)
 
 
-def compare(committed: dict, reproduced: dict, tolerances: dict) -> dict:
-    """The verdict on one chapter: every check, and a summary a results page can show."""
+def seed_spread(records: list[dict]) -> dict[str, float]:
+    """{path: standard deviation} of every float that all the records hold (one chapter and
+    profile, one record per seed); empty with fewer than two records."""
+    if len(records) < 2:
+        return {}
+    found = [numbers(r) for r in records]
+    common = [k for k, v in found[0].items() if isinstance(v, float) and all(k in f for f in found[1:])]
+    return {k: statistics.stdev(f[k] for f in found) for k in common}
+
+
+def compare(committed: dict, reproduced: dict, tolerances: dict, seeds: list[dict] = ()) -> dict:
+    """The verdict on one chapter: every check, and a summary a results page can show. `seeds`: the
+    chapter's records of other seeds in the committed record's profile (its seed study), whose
+    spread, with the committed record's, widens a judged float's tolerance across machines."""
     same = same_machine(committed, reproduced)
     section = tolerances["same_machine" if same else "across_machines"]
     a, b = numbers(committed), numbers(reproduced)
-    checks = [Check(k, a.get(k), b.get(k), tolerance(k, a.get(k, b.get(k)), committed["chapter"], section))
-              for k in list(a) + [k for k in b if k not in a]]
+    spread = {} if same else seed_spread([committed, *seeds])
+    factor = float(section.get("seed_spread_factor", 0.0))
+
+    def allowed(k):
+        found = tolerance(k, a.get(k, b.get(k)), committed["chapter"], section)
+        if found is None or k not in spread:
+            return found
+        return max(found, factor * spread[k])
+
+    checks = [Check(k, a.get(k), b.get(k), allowed(k)) for k in list(a) + [k for k in b if k not in a]]
     judged = [c for c in checks if c.judged]
     failed = [c for c in judged if not c.ok]
     largest = max(judged, key=lambda c: (c.deviation, c.key), default=None)

@@ -662,11 +662,13 @@ else:
 
 # %% tags=["hide-input"]
 seeds = runs.seed_records("05_afa_svr", "quick")
-for level, title in (("class", "Same class, mAP@all"), ("instance", "Same item, MRR")):
-    table = viz.seed_differences(seeds, PAIRS, list(degrade.KINDS), rows="summary_rows",
-                                 where={"level": level})
-    display(Markdown(f"{title}, seeds {' / '.join(map(str, seeds))}:\n\n" + viz.results_table(
-        table, columns=("difference", *degrade.KINDS, "same sign"))))
+titles = {"class": "Same class, mAP@all", "instance": "Same item, MRR"}
+for level, title in titles.items():
+    table = viz.seed_differences(seeds, PAIRS, list(degrade.KINDS),
+                                 rows="summary_rows", where={"level": level})
+    columns = ("difference", *degrade.KINDS, "same sign")
+    display(Markdown(f"{title}, seeds {' / '.join(map(str, seeds))}:\n\n"
+                     + viz.results_table(table, columns=columns)))
 if len(seeds) < 3:
     print(f"records for seeds {sorted(seeds)} only: `make seeds` adds others")
 

@@ -285,6 +285,11 @@ def test_target_ranks_count_the_items_at_most_as_far_as_the_target(metric):
         keys = exact.ranking_keys(a[lo:lo + 7], b)
         expected += list((keys <= keys[np.arange(len(keys)), targets[lo:lo + 7]][:, None]).sum(1))
     np.testing.assert_array_equal(exact.target_ranks(xq, xb, targets, metric, batch_size=7), expected)
+    # any thread count, and the torch path that a GPU takes (run here on the CPU), count the same
+    np.testing.assert_array_equal(exact.target_ranks(xq, xb, targets, metric, batch_size=7, threads=3), expected)
+    on_device = exact._target_ranks_on_device(torch.device("cpu"), *exact._check_pair(xq, xb, metric),
+                                              targets, metric, batch_size=7)
+    np.testing.assert_array_equal(on_device, expected)
 
 
 def test_instance_protocol_finds_each_query_s_clean_copy():

@@ -287,12 +287,15 @@ def _rank_and_score(keys_of, yq, yb, order, query_ids, batch_size, threads, prog
 
 
 def target_ranks(xq, xb, targets, metric: str = "l2", batch_size: int = 1024, dtype=np.float32,
-                 device="auto") -> np.ndarray:
+                 device="auto", threads: int = 2) -> np.ndarray:
     """1-based rank of one target database item per query (instance-level retrieval, chapter 5).
 
     `targets[q]` is the database position of query q's one relevant item. Items exactly as close
     as the target are ranked ahead of it (the pessimistic rule), so duplicates never help.
-    The keys are computed and counted in torch on `device` (a GPU where there is one).
+    On the CPU the keys of each batch go into one reused buffer (`ranking_keys`) and a compiled
+    loop counts them, a share of the rows per thread (`_count_at_most`): counting in torch took
+    more time than the product itself (`benchmarks/bench_map.py`). On a GPU both run in torch.
+    The product is the same call either way, so the ranks are too.
     """
     xq, xb = _check_pair(xq, xb, metric, dtype)
     targets = np.asarray(targets)
@@ -302,6 +305,22 @@ def target_ranks(xq, xb, targets, metric: str = "l2", batch_size: int = 1024, dt
         raise ValueError(f"targets must be database positions (0 to {len(xb) - 1}), "
                          f"got values from {targets.min()} to {targets.max()}")
     device = resolve_device(device)
+    if device.type != "cpu":
+        return _target_ranks_on_device(device, xq, xb, targets, metric, batch_size)
+    a, b = key_operands(xq, xb, metric)
+    buffer = np.empty((min(batch_size, len(a)), len(b)), dtype=b.dtype)
+    ranks = np.empty(len(xq), dtype=np.int64)
+    with ThreadPoolExecutor(threads) as pool:
+        for lo in range(0, len(a), batch_size):
+            keys = ranking_keys(a[lo:lo + batch_size], b, out=buffer)
+            own = keys[np.arange(len(keys)), targets[lo:lo + batch_size]]
+            out = ranks[lo:lo + len(keys)]
+            shares = [slice(s[0], s[-1] + 1) for s in np.array_split(np.arange(len(keys)), threads) if len(s)]
+            list(pool.map(lambda s: _count_at_most(keys[s], own[s], out[s]), shares))  # noqa: B023
+    return ranks
+
+
+def _target_ranks_on_device(device, xq, xb, targets, metric, batch_size) -> np.ndarray:
     a, b = operands_on(device, xq, xb, metric)
     targets = torch.from_numpy(targets).to(device)
     ranks = np.empty(len(xq), dtype=np.int64)
@@ -310,3 +329,13 @@ def target_ranks(xq, xb, targets, metric: str = "l2", batch_size: int = 1024, dt
         own = keys.gather(1, targets[lo:lo + batch_size, None])
         ranks[lo:lo + batch_size] = (keys <= own).sum(1).cpu().numpy()  # the target itself, ties and closer
     return ranks
+
+
+@numba.njit(nogil=True, cache=True)
+def _count_at_most(keys, own, out):  # pragma: no cover (compiled)
+    """out[b] = keys of row b that are <= own[b]: the target itself, ties and closer items (NaN never)."""
+    for b in range(keys.shape[0]):
+        v, row, count = own[b], keys[b], 0
+        for i in range(row.shape[0]):
+            count += row[i] <= v
+        out[b] = count

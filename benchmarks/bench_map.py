@@ -60,15 +60,10 @@ def distance_product(fq, fb, batch_size=256):
 
 
 def target_ranks_unbuffered(fq, fb, targets, batch_size=1024):
-    """`exact.target_ranks` (l2, CPU) as it was: fresh keys and booleans for every batch."""
-    a, b = (torch.from_numpy(x) for x in exact.key_operands(fq, fb, "l2"))
-    targets = torch.from_numpy(targets)
-    ranks = np.empty(len(a), dtype=np.int64)
-    for lo in range(0, len(a), batch_size):
-        keys = torch.mm(a[lo:lo + batch_size], b.T)
-        own = keys.gather(1, targets[lo:lo + batch_size, None])
-        ranks[lo:lo + batch_size] = (keys <= own).sum(1).numpy()
-    return ranks
+    """`exact.target_ranks` as it was on the CPU: the torch path a GPU still takes (fresh keys and
+    booleans for every batch), run on the CPU."""
+    return exact._target_ranks_on_device(torch.device("cpu"), *exact._check_pair(fq, fb, "l2"), targets, "l2",
+                                         batch_size)
 
 
 def instance_row(fq, fb, repeats):
